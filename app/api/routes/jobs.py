@@ -1,0 +1,46 @@
+"""Training submissions and jobs."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from app.api.deps import SettingsDep, StoreDep
+from app.jobs.models import Job, JobStatus
+from app.jobs.service import submit_job
+from app.training.spec import TrainingSpec
+
+router = APIRouter(tags=["training"])
+
+
+@router.post("/train", status_code=202, response_model=Job)
+def create_training_job(spec: TrainingSpec, response: Response, store: StoreDep, settings: SettingsDep) -> Job:
+    """Check a training spec against its dataset and queue it as a job."""
+    job = submit_job(store, spec, settings.max_params)
+    response.headers["Location"] = f"/jobs/{job.id}"
+    return job
+
+
+@router.get("/jobs", response_model=list[Job])
+def read_jobs(
+    store: StoreDep,
+    status: JobStatus | None = None,
+    model_name: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[Job]:
+    """Jobs, newest first."""
+    return store.read_jobs(status=status, model_name=model_name, limit=limit, offset=offset)
+
+
+@router.get("/jobs/{job_id}", response_model=Job)
+def read_job(job_id: str, store: StoreDep) -> Job:
+    """One job with its progress and metric history."""
+    return store.read_job(job_id)
+
+
+@router.post("/jobs/{job_id}/cancel", response_model=Job)
+def cancel_job(job_id: str, store: StoreDep) -> Job:
+    """Cancel a queued or running job; a finished job is returned as it is."""
+    return store.cancel(job_id)

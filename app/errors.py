@@ -1,0 +1,106 @@
+"""Domain errors. Each class's docstring is its default message and `code` is stable for clients.
+
+No HTTP here: `app/api/problems.py` holds the one table that maps these classes to status codes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class MaasError(Exception):
+    """Something went wrong."""
+
+    code = "error"
+    title = "Error"
+
+    def __init__(self, detail: str | None = None, *, errors: list[dict[str, Any]] | None = None) -> None:
+        self.detail = detail or (self.__doc__ or "").strip()
+        self.errors = errors or []
+        super().__init__(self.detail)
+
+
+class NotFound(MaasError):
+    """Not found."""
+
+    code = "not_found"
+    title = "Not found"
+
+
+class JobNotFound(NotFound):
+    """No job with that id."""
+
+    code = "job_not_found"
+
+
+class DatasetNotFound(NotFound):
+    """No dataset with that id."""
+
+    code = "dataset_not_found"
+
+
+class ModelNotFound(NotFound):
+    """No model with that name."""
+
+    code = "model_not_found"
+
+
+class VersionNotFound(NotFound):
+    """No such version of that model."""
+
+    code = "version_not_found"
+
+
+class AliasNotFound(NotFound):
+    """No such alias for that model."""
+
+    code = "alias_not_found"
+
+
+class Invalid(MaasError):
+    """The request is semantically invalid."""
+
+    code = "invalid"
+    title = "Invalid request"
+
+
+class InvalidSpec(Invalid):
+    """The training spec does not fit its dataset."""
+
+    code = "invalid_spec"
+    title = "Invalid training spec"
+
+
+class InvalidName(Invalid):
+    """Names must match ^[a-z0-9][a-z0-9._-]{0,63}$."""
+
+    code = "invalid_name"
+    title = "Invalid name"
+
+
+class InvalidInput(Invalid):
+    """The prediction inputs do not fit the model."""
+
+    code = "invalid_input"
+    title = "Invalid prediction input"
+
+
+class DatasetUnavailable(Invalid):
+    """The dataset cannot be loaded here."""
+
+    code = "dataset_unavailable"
+    title = "Dataset unavailable"
+
+
+class Conflict(MaasError):
+    """The resource is in a state that does not allow this."""
+
+    code = "conflict"
+    title = "Conflict"
+
+
+class NotReady(MaasError):
+    """The service is not ready."""
+
+    code = "not_ready"
+    title = "Service not ready"

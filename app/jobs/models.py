@@ -1,0 +1,82 @@
+"""The Job as clients and workers see it: plain data, no SQL and no HTTP."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class JobStatus(StrEnum):
+    """Where a job is in its life; the last four are terminal."""
+
+    #: Waiting for a worker to claim it.
+    QUEUED = "queued"
+    #: Claimed by a worker whose child process is training it.
+    RUNNING = "running"
+    #: Trained and published as a model version.
+    SUCCEEDED = "succeeded"
+    #: Stopped by an error; `error` says which.
+    FAILED = "failed"
+    #: Stopped by a user's cancel.
+    CANCELLED = "cancelled"
+    #: Stopped early by a sweep's pruner.
+    PRUNED = "pruned"
+
+    @property
+    def terminal(self) -> bool:
+        return self not in (JobStatus.QUEUED, JobStatus.RUNNING)
+
+
+class Progress(BaseModel):
+    """How far training has got: epochs done out of planned (and the fold, under cross-validation)."""
+
+    epoch: int = 0
+    epochs: int = 0
+    fold: int | None = None
+    folds: int | None = None
+
+
+class JobMetrics(BaseModel):
+    """Per-epoch history (metric name -> one value per epoch), final values and cross-validation results."""
+
+    history: dict[str, list[float | None]] = Field(default_factory=dict)
+    final: dict[str, float | None] = Field(default_factory=dict)
+    cv: dict[str, Any] | None = None
+
+
+class ModelRef(BaseModel):
+    name: str
+    version: int
+
+
+class JobError(BaseModel):
+    type: str
+    message: str
+
+
+class WorkerInfo(BaseModel):
+    """Which worker claimed the job and the pid of the child process training it."""
+
+    id: str
+    pid: int | None = None
+
+
+class Job(BaseModel):
+    """A training job (API.md's Job)."""
+
+    id: str
+    status: JobStatus
+    model_name: str
+    spec: dict[str, Any]
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    progress: Progress = Field(default_factory=Progress)
+    metrics: JobMetrics = Field(default_factory=JobMetrics)
+    model: ModelRef | None = None
+    error: JobError | None = None
+    attempts: int = 0
+    worker: WorkerInfo | None = None

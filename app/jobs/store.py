@@ -1,0 +1,275 @@
+"""JobStore: every SQL statement about jobs, on SQLAlchemy 2 Core, for SQLite (WAL) and PostgreSQL alike.
+
+State changes are compare-and-set updates (`WHERE status = ...`), so that two workers never claim one job and
+a cancelled job is never marked succeeded afterwards.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, delete, event, func, insert, select, text, update
+from sqlalchemy.engine import RowMapping
+
+from app.errors import JobNotFound
+from app.jobs.models import Job, JobError, JobMetrics, JobStatus, ModelRef, Progress, WorkerInfo
+from app.jobs.tables import job, job_epoch, metadata
+
+MAIN_FOLD = 0
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for `url`; SQLite gets WAL and a busy timeout so that processes can share the file."""
+    if url.startswith(("postgresql://", "postgres://")):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    if not url.startswith("sqlite"):
+        return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    return engine
+
+
+class JobStore:
+    """All reads and writes of jobs and their epochs."""
+
+    def __init__(self, url: str) -> None:
+        self.engine = make_engine(url)
+        metadata.create_all(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def ping(self) -> None:
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    # --- API side -------------------------------------------------------------------------------------
+
+    def create_job(self, model_name: str, spec: dict[str, Any], epochs: int) -> Job:
+        job_id = str(uuid.uuid4())
+        row = {
+            "id": job_id,
+            "status": JobStatus.QUEUED.value,
+            "model_name": model_name,
+            "spec": spec,
+            "created_at": utcnow(),
+            "attempts": 0,
+            "progress": Progress(epochs=epochs).model_dump(),
+        }
+        with self.engine.begin() as conn:
+            conn.execute(insert(job).values(**row))
+        return self.read_job(job_id)
+
+    def read_job(self, job_id: str) -> Job:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(job).where(job.c.id == job_id)).mappings().first()
+            if row is None:
+                raise JobNotFound(f"no job with id {job_id!r}")
+            return self._to_jobs(conn, [row])[0]
+
+    def read_jobs(
+        self,
+        status: JobStatus | None = None,
+        model_name: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[Job]:
+        """Jobs, newest first, optionally filtered."""
+        query = select(job).order_by(job.c.created_at.desc(), job.c.id.desc()).limit(limit).offset(offset)
+        if status is not None:
+            query = query.where(job.c.status == status.value)
+        if model_name is not None:
+            query = query.where(job.c.model_name == model_name)
+        with self.engine.connect() as conn:
+            return self._to_jobs(conn, list(conn.execute(query).mappings()))
+
+    def count_by_status(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(job.c.status, func.count()).group_by(job.c.status))
+            return dict(rows)
+
+    def cancel(self, job_id: str) -> Job:
+        """Mark a queued or running job cancelled; a finished job is left as it is (a no-op, not an error)."""
+        self.read_job(job_id)
+        self._set_status(job_id, JobStatus.CANCELLED, (JobStatus.QUEUED, JobStatus.RUNNING), finished_at=utcnow())
+        return self.read_job(job_id)
+
+    # --- worker side ----------------------------------------------------------------------------------
+
+    def claim_next(self, worker_id: str) -> Job | None:
+        """Claim the oldest queued job with a compare-and-set; None when there is nothing to claim."""
+        candidates = (
+            select(job.c.id).where(job.c.status == JobStatus.QUEUED.value).order_by(job.c.created_at, job.c.id).limit(8)
+        )
+        with self.engine.connect() as conn:
+            ids = list(conn.execute(candidates).scalars())
+        for job_id in ids:
+            now = utcnow()
+            claimed = self._set_status(
+                job_id,
+                JobStatus.RUNNING,
+                (JobStatus.QUEUED,),
+                worker_id=worker_id,
+                worker_pid=None,
+                started_at=now,
+                heartbeat_at=now,
+                attempts=job.c.attempts + 1,
+            )
+            if claimed:
+                return self.read_job(job_id)
+        return None
+
+    def set_worker_pid(self, job_id: str, pid: int) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(job).where(job.c.id == job_id).values(worker_pid=pid))
+
+    def heartbeat(self, job_ids: Iterable[str], worker_id: str) -> None:
+        ids = list(job_ids)
+        if not ids:
+            return
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(job)
+                .where(job.c.id.in_(ids), job.c.worker_id == worker_id, job.c.status == JobStatus.RUNNING.value)
+                .values(heartbeat_at=utcnow())
+            )
+
+    def statuses(self, job_ids: Iterable[str]) -> dict[str, JobStatus]:
+        ids = list(job_ids)
+        if not ids:
+            return {}
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(job.c.id, job.c.status).where(job.c.id.in_(ids)))
+            return {job_id: JobStatus(status) for job_id, status in rows}
+
+    def requeue_stale(self, stale_before: datetime) -> list[str]:
+        """Put running jobs whose heartbeat is older than `stale_before` back in the queue."""
+        stale = select(job.c.id).where(job.c.status == JobStatus.RUNNING.value, job.c.heartbeat_at < stale_before)
+        with self.engine.connect() as conn:
+            ids = list(conn.execute(stale).scalars())
+        return [
+            job_id
+            for job_id in ids
+            if self._set_status(
+                job_id,
+                JobStatus.QUEUED,
+                (JobStatus.RUNNING,),
+                worker_id=None,
+                worker_pid=None,
+                extra_where=job.c.heartbeat_at < stale_before,
+            )
+        ]
+
+    def requeue(self, job_id: str, worker_id: str) -> bool:
+        """Give a running job back to the queue (its worker is shutting down)."""
+        return self._set_status(
+            job_id,
+            JobStatus.QUEUED,
+            (JobStatus.RUNNING,),
+            extra_where=job.c.worker_id == worker_id,
+            worker_id=None,
+            worker_pid=None,
+        )
+
+    def start_attempt(self, job_id: str, epochs: int) -> None:
+        """Begin training from scratch: forget epochs of an earlier, interrupted attempt."""
+        with self.engine.begin() as conn:
+            conn.execute(delete(job_epoch).where(job_epoch.c.job_id == job_id))
+            conn.execute(update(job).where(job.c.id == job_id).values(progress=Progress(epochs=epochs).model_dump()))
+
+    def record_epoch(self, job_id: str, epoch: int, epochs: int, metrics: dict[str, float | None]) -> None:
+        """Store one finished epoch (1-based) and advance the job's progress."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                delete(job_epoch).where(
+                    job_epoch.c.job_id == job_id, job_epoch.c.fold == MAIN_FOLD, job_epoch.c.epoch == epoch
+                )
+            )
+            conn.execute(insert(job_epoch).values(job_id=job_id, fold=MAIN_FOLD, epoch=epoch, metrics=metrics))
+            conn.execute(
+                update(job)
+                .where(job.c.id == job_id)
+                .values(progress=Progress(epoch=epoch, epochs=epochs).model_dump(), heartbeat_at=utcnow())
+            )
+
+    def succeed(self, job_id: str, model: ModelRef, final: dict[str, float | None]) -> bool:
+        return self._set_status(
+            job_id,
+            JobStatus.SUCCEEDED,
+            (JobStatus.RUNNING,),
+            finished_at=utcnow(),
+            model_version=model.version,
+            final_metrics=final,
+        )
+
+    def fail(self, job_id: str, error: JobError) -> bool:
+        return self._set_status(
+            job_id, JobStatus.FAILED, (JobStatus.RUNNING,), finished_at=utcnow(), error=error.model_dump()
+        )
+
+    # --- helpers --------------------------------------------------------------------------------------
+
+    def _set_status(
+        self,
+        job_id: str,
+        new: JobStatus,
+        expected: tuple[JobStatus, ...],
+        extra_where: Any = None,
+        **values: Any,
+    ) -> bool:
+        """Compare-and-set the status; True when this call made the change."""
+        query = update(job).where(job.c.id == job_id, job.c.status.in_([s.value for s in expected]))
+        if extra_where is not None:
+            query = query.where(extra_where)
+        with self.engine.begin() as conn:
+            return conn.execute(query.values(status=new.value, **values)).rowcount == 1
+
+    def _to_jobs(self, conn: Any, rows: list[RowMapping]) -> list[Job]:
+        if not rows:
+            return []
+        epochs = conn.execute(
+            select(job_epoch.c.job_id, job_epoch.c.metrics)
+            .where(job_epoch.c.job_id.in_([r["id"] for r in rows]), job_epoch.c.fold == MAIN_FOLD)
+            .order_by(job_epoch.c.job_id, job_epoch.c.epoch)
+        )
+        histories: dict[str, dict[str, list[float | None]]] = defaultdict(lambda: defaultdict(list))
+        for job_id, metrics in epochs:
+            for name, value in metrics.items():
+                histories[job_id][name].append(value)
+        return [_row_to_job(r, histories.get(r["id"], {})) for r in rows]
+
+
+def _row_to_job(row: RowMapping, history: dict[str, list[float]]) -> Job:
+    model = ModelRef(name=row["model_name"], version=row["model_version"]) if row["model_version"] else None
+    worker = WorkerInfo(id=row["worker_id"], pid=row["worker_pid"]) if row["worker_id"] else None
+    return Job(
+        id=row["id"],
+        status=JobStatus(row["status"]),
+        model_name=row["model_name"],
+        spec=row["spec"],
+        created_at=row["created_at"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        progress=Progress(**row["progress"]),
+        metrics=JobMetrics(history=dict(history), final=row["final_metrics"] or {}, cv=row["cv"]),
+        model=model,
+        error=JobError(**row["error"]) if row["error"] else None,
+        attempts=row["attempts"],
+        worker=worker,
+    )

@@ -1,0 +1,56 @@
+"""The job tables (SQLAlchemy Core). Portable types only, so one schema serves SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import JSON, Column, DateTime, ForeignKey, Integer, MetaData, String, Table, TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timestamps stored as UTC and always read back timezone-aware (SQLite forgets the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: object) -> datetime | None:
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = MetaData()
+
+job = Table(
+    "job",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("status", String(16), nullable=False, index=True),
+    Column("model_name", String(64), nullable=False, index=True),
+    Column("spec", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False, index=True),
+    Column("started_at", UTCDateTime),
+    Column("finished_at", UTCDateTime),
+    Column("heartbeat_at", UTCDateTime),
+    Column("worker_id", String(128)),
+    Column("worker_pid", Integer),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("progress", JSON, nullable=False),
+    Column("final_metrics", JSON),
+    Column("cv", JSON),
+    Column("model_version", Integer),
+    Column("error", JSON),
+)
+
+# One row per finished epoch: the primary key makes a doubled epoch impossible.
+job_epoch = Table(
+    "job_epoch",
+    metadata,
+    Column("job_id", String(36), ForeignKey("job.id", ondelete="CASCADE"), primary_key=True),
+    Column("fold", Integer, primary_key=True),  # 0 = the model that gets published
+    Column("epoch", Integer, primary_key=True),
+    Column("metrics", JSON, nullable=False),
+)

@@ -1,0 +1,1 @@
+"""Serving: load published versions once, keep them warm, and answer predictions."""

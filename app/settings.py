@@ -1,0 +1,54 @@
+"""Every knob of maas, read from `MAAS_*` environment variables (pydantic-settings).
+
+Nothing heavy happens at import: settings are plain data, built by `get_settings()` or by tests with
+`Settings(data_dir=tmp_path)`, and passed down explicitly.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Service configuration; each field is the variable `MAAS_<FIELD>`."""
+
+    model_config = SettingsConfigDict(env_prefix="MAAS_", extra="ignore")
+
+    data_dir: Path = Field(Path("maas-data"), description="Where the SQLite file, registry and job files live.")
+    database_url: str | None = Field(None, description="SQLAlchemy URL; default: SQLite in the data dir.")
+    registry_dir: Path | None = Field(None, description="Model registry root; default: <data_dir>/registry.")
+    workers: int = Field(1, ge=0, le=64, description="Job slots of the embedded supervisor; 0 = API only.")
+    prewarm: bool = Field(True, description="Keep one idle child with TensorFlow imported, ready for a job.")
+    model_cache: int = Field(4, ge=1, description="Loaded model versions kept in memory (LRU).")
+    max_params: int = Field(20_000_000, ge=1, description="Largest model (parameter count) a spec may ask for.")
+    host: str = Field("127.0.0.1", description="Address `maas serve` listens on.")
+    port: int = Field(8000, ge=1, le=65535, description="Port `maas serve` listens on.")
+    poll_interval_s: float = Field(0.5, gt=0, description="How often a worker looks for queued jobs.")
+    heartbeat_interval_s: float = Field(2.0, gt=0, description="How often a running job's heartbeat is written.")
+    stale_after_s: float = Field(30.0, gt=0, description="A running job silent this long is requeued.")
+    log_level: str = Field("INFO", description="Python logging level.")
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to a SQLite file in the data dir."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'maas.db').resolve()}"
+
+    @property
+    def resolved_registry_dir(self) -> Path:
+        return (self.registry_dir or self.data_dir / "registry").resolve()
+
+    @property
+    def jobs_dir(self) -> Path:
+        """Per-job working files (logs, checkpoints)."""
+        return (self.data_dir / "jobs").resolve()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

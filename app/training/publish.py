@@ -1,0 +1,47 @@
+"""Publish a trained model into the registry with everything needed to call and to reproduce it."""
+
+from __future__ import annotations
+
+import platform
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from app.datasets.types import Dataset
+from app.registry import LocalRegistry, ModelVersion
+from app.registry.local import ARTIFACT
+from app.training.fit import FitResult
+from app.training.spec import TrainingSpec
+
+
+def framework_versions() -> dict[str, str]:
+    return {
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def publish_model(
+    registry: LocalRegistry, job_id: str, spec: TrainingSpec, data: Dataset, result: FitResult
+) -> ModelVersion:
+    staged = registry.new_staging_dir()
+    result.model.save(staged / ARTIFACT)
+    metadata = {
+        "job_id": job_id,
+        "metrics": result.final,
+        "history": result.history,
+        "input_shape": [None, *data.feature_shape],
+        "output_shape": [None, *(int(d) for d in result.model.output_shape[1:])],
+        "input_dtype": "float32",
+        "output_dtype": "float32",
+        "task": data.task,
+        "classes": data.classes,
+        "spec": spec.model_dump(mode="json"),
+        "dataset": data.describe(),
+        "framework": framework_versions(),
+        "seed": spec.seed,
+    }
+    return registry.publish(spec.model_name, staged, metadata)

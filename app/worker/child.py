@@ -1,0 +1,71 @@
+"""What runs inside a job's child process: load data, build, fit, publish, record the outcome.
+
+The module imports nothing heavy at the top so that the parent can name it as a spawn target; the child itself
+imports Keras once, before it is handed a job, which is what makes a pre-started child start a job at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from multiprocessing.connection import Connection
+
+from app.settings import Settings
+
+log = logging.getLogger("maas.child")
+
+
+def _exit_when_orphaned(parent_pid: int) -> None:
+    """A child must not outlive its supervisor: a crashed supervisor's job is requeued and run elsewhere."""
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(0.5)
+        os._exit(70)
+
+    threading.Thread(target=watch, name="orphan-watch", daemon=True).start()
+
+
+def child_main(conn: Connection, settings: Settings, parent_pid: int) -> None:
+    """Entry point of a spawned child: warm up, wait for one job id, run it, exit."""
+    _exit_when_orphaned(parent_pid)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out of the logs
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    import keras  # noqa: F401  (imported now, while idle, so that a job starts without waiting for it)
+
+    job_id = conn.recv()
+    if job_id is not None:
+        run_job(job_id, settings)
+
+
+def run_job(job_id: str, settings: Settings) -> None:
+    """Train and publish one claimed job; any failure is recorded on the job, never raised."""
+    from app.datasets import load_dataset
+    from app.jobs.models import JobError, ModelRef
+    from app.jobs.store import JobStore
+    from app.registry import LocalRegistry
+    from app.training.build import build_model
+    from app.training.fit import fit_model
+    from app.training.publish import publish_model
+    from app.training.spec import TrainingSpec
+
+    store = JobStore(settings.resolved_database_url)
+    try:
+        job = store.read_job(job_id)
+        spec = TrainingSpec.model_validate(job.spec)
+        store.start_attempt(job_id, spec.fit.epochs)
+        data = load_dataset(spec.dataset)
+        model = build_model(spec, data.feature_shape)
+        result = fit_model(
+            model, spec, data, lambda epoch, logs: store.record_epoch(job_id, epoch, spec.fit.epochs, logs)
+        )
+        version = publish_model(LocalRegistry(settings.resolved_registry_dir), job_id, spec, data, result)
+        store.succeed(job_id, ModelRef(name=version.name, version=version.version), result.final)
+        log.info("job %s published %s v%d", job_id, version.name, version.version)
+    except Exception as exc:  # the job fails, the worker lives on
+        log.exception("job %s failed", job_id)
+        store.fail(job_id, JobError(type=type(exc).__name__, message=str(exc)[:2000]))
+    finally:
+        store.close()
