@@ -7,6 +7,7 @@ use, so the API process starts fast and imports them only when it first serves a
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -26,6 +27,7 @@ class LoadedModel:
 
 
 def _load(registry: LocalRegistry, name: str, version: int) -> LoadedModel:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
     import tensorflow as tf
 
