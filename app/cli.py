@@ -35,6 +35,9 @@ def serve(
 
     settings = get_settings()
     _configure_logging(settings)
+    # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal to the handler it found; a no-op
+    # handler here makes that a clean exit (status 0) instead of death by signal.
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: None)
     uvicorn.run(
         create_app(settings),
         host=host or settings.host,
