@@ -63,7 +63,7 @@ def worker(
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
         logging.getLogger("maas.worker").info("signal %d: stopping", signum)
-        supervisor._stop.set()
+        supervisor.request_stop()
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)

@@ -99,6 +99,12 @@ class Conflict(MaasError):
     title = "Conflict"
 
 
+class ClaimLost(Conflict):
+    """The job is no longer running under this worker (cancelled, or requeued and claimed by another)."""
+
+    code = "claim_lost"
+
+
 class NotReady(MaasError):
     """The service is not ready."""
 

@@ -10,16 +10,21 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Engine, create_engine, delete, event, func, insert, select, text, update
+from sqlalchemy import Engine, create_engine, delete, event, insert, select, text, update
 from sqlalchemy.engine import RowMapping
 
-from app.errors import JobNotFound
+from app.errors import ClaimLost, JobNotFound
 from app.jobs.models import Job, JobError, JobMetrics, JobStatus, ModelRef, Progress, WorkerInfo
 from app.jobs.tables import job, job_epoch, metadata
 
 MAIN_FOLD = 0
+
+
+class Claim(NamedTuple):
+    status: JobStatus
+    worker_id: str | None
 
 
 def utcnow() -> datetime:
@@ -99,11 +104,6 @@ class JobStore:
         with self.engine.connect() as conn:
             return self._to_jobs(conn, list(conn.execute(query).mappings()))
 
-    def count_by_status(self) -> dict[str, int]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(job.c.status, func.count()).group_by(job.c.status))
-            return dict(rows)
-
     def cancel(self, job_id: str) -> Job:
         """Mark a queued or running job cancelled; a finished job is left as it is (a no-op, not an error)."""
         self.read_job(job_id)
@@ -150,13 +150,14 @@ class JobStore:
                 .values(heartbeat_at=utcnow())
             )
 
-    def statuses(self, job_ids: Iterable[str]) -> dict[str, JobStatus]:
+    def claims(self, job_ids: Iterable[str]) -> dict[str, Claim]:
+        """Status and owning worker of each job; a worker stops children whose job is no longer its own."""
         ids = list(job_ids)
         if not ids:
             return {}
         with self.engine.connect() as conn:
-            rows = conn.execute(select(job.c.id, job.c.status).where(job.c.id.in_(ids)))
-            return {job_id: JobStatus(status) for job_id, status in rows}
+            rows = conn.execute(select(job.c.id, job.c.status, job.c.worker_id).where(job.c.id.in_(ids)))
+            return {job_id: Claim(JobStatus(status), worker_id) for job_id, status, worker_id in rows}
 
     def requeue_stale(self, stale_before: datetime) -> list[str]:
         """Put running jobs whose heartbeat is older than `stale_before` back in the queue."""
@@ -187,40 +188,45 @@ class JobStore:
             worker_pid=None,
         )
 
-    def start_attempt(self, job_id: str, epochs: int) -> None:
+    def start_attempt(self, job_id: str, worker_id: str, epochs: int) -> None:
         """Begin training from scratch: forget epochs of an earlier, interrupted attempt."""
         with self.engine.begin() as conn:
+            self._update_owned(conn, job_id, worker_id, progress=Progress(epochs=epochs).model_dump())
             conn.execute(delete(job_epoch).where(job_epoch.c.job_id == job_id))
-            conn.execute(update(job).where(job.c.id == job_id).values(progress=Progress(epochs=epochs).model_dump()))
 
-    def record_epoch(self, job_id: str, epoch: int, epochs: int, metrics: dict[str, float | None]) -> None:
-        """Store one finished epoch (1-based) and advance the job's progress."""
+    def record_epoch(
+        self, job_id: str, worker_id: str, epoch: int, epochs: int, metrics: dict[str, float | None]
+    ) -> None:
+        """Store one finished epoch (1-based) and advance the job's progress; ClaimLost if it is not ours."""
+        progress = Progress(epoch=epoch, epochs=epochs).model_dump()
         with self.engine.begin() as conn:
+            self._update_owned(conn, job_id, worker_id, progress=progress, heartbeat_at=utcnow())
             conn.execute(
                 delete(job_epoch).where(
                     job_epoch.c.job_id == job_id, job_epoch.c.fold == MAIN_FOLD, job_epoch.c.epoch == epoch
                 )
             )
             conn.execute(insert(job_epoch).values(job_id=job_id, fold=MAIN_FOLD, epoch=epoch, metrics=metrics))
-            conn.execute(
-                update(job)
-                .where(job.c.id == job_id)
-                .values(progress=Progress(epoch=epoch, epochs=epochs).model_dump(), heartbeat_at=utcnow())
-            )
 
-    def succeed(self, job_id: str, model: ModelRef, final: dict[str, float | None]) -> bool:
+    def succeed(self, job_id: str, worker_id: str, model: ModelRef, final: dict[str, float | None]) -> bool:
         return self._set_status(
             job_id,
             JobStatus.SUCCEEDED,
             (JobStatus.RUNNING,),
+            extra_where=job.c.worker_id == worker_id,
             finished_at=utcnow(),
             model_version=model.version,
             final_metrics=final,
         )
 
-    def fail(self, job_id: str, error: JobError) -> bool:
+    def fail(self, job_id: str, worker_id: str, error: JobError) -> bool:
         return self._set_status(
-            job_id, JobStatus.FAILED, (JobStatus.RUNNING,), finished_at=utcnow(), error=error.model_dump()
+            job_id,
+            JobStatus.FAILED,
+            (JobStatus.RUNNING,),
+            extra_where=job.c.worker_id == worker_id,
+            finished_at=utcnow(),
+            error=error.model_dump(),
         )
 
     # --- helpers --------------------------------------------------------------------------------------
@@ -239,6 +245,15 @@ class JobStore:
             query = query.where(extra_where)
         with self.engine.begin() as conn:
             return conn.execute(query.values(status=new.value, **values)).rowcount == 1
+
+    @staticmethod
+    def _update_owned(conn: Any, job_id: str, worker_id: str, **values: Any) -> None:
+        """Update a job only while it runs under `worker_id`, inside the caller's transaction."""
+        owned = update(job).where(
+            job.c.id == job_id, job.c.status == JobStatus.RUNNING.value, job.c.worker_id == worker_id
+        )
+        if conn.execute(owned.values(**values)).rowcount != 1:
+            raise ClaimLost(f"job {job_id} is no longer running under worker {worker_id}")
 
     def _to_jobs(self, conn: Any, rows: list[RowMapping]) -> list[Job]:
         if not rows:

@@ -21,7 +21,7 @@ from typing import Any
 
 from app.errors import AliasNotFound, Conflict, ModelNotFound, VersionNotFound
 from app.registry.models import ModelDetail, ModelSummary, ModelVersion
-from app.registry.names import check_name
+from app.registry.names import check_name, is_valid_name
 
 METADATA = "metadata.json"
 ARTIFACT = "model.keras"
@@ -104,7 +104,7 @@ class LocalRegistry:
     def list_models(self) -> list[ModelSummary]:
         summaries = []
         for path in sorted(self.root.iterdir()):
-            if path.name.startswith(".") or not path.is_dir():
+            if not path.is_dir() or not is_valid_name(path.name):  # staging, lost+found, ...
                 continue
             numbers = self._version_numbers(path.name)
             summaries.append(

@@ -70,7 +70,8 @@ def _layer(layer: Layer, shape: Shape) -> tuple[Shape, int] | str:
             return [*out[:2], layer.filters], kh * kw * shape[2] * layer.filters + layer.filters
         case MaxPooling2D():
             pool = _pair(layer.pool_size)
-            return _conv_like(shape, pool, _pair(layer.strides or pool), layer.padding), 0
+            out = _conv_like(shape, pool, _pair(layer.strides or pool), layer.padding)
+            return out if isinstance(out, str) else (out, 0)
         case BatchNormalization():
             return shape, 4 * shape[-1]
     raise AssertionError(f"unhandled layer {layer!r}")

@@ -33,7 +33,10 @@ def child_main(conn: Connection, settings: Settings, parent_pid: int) -> None:
     _exit_when_orphaned(parent_pid)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out of the logs
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    import keras  # noqa: F401  (imported now, while idle, so that a job starts without waiting for it)
+    # Import the heavy modules now, while idle, so that a job starts without waiting for them.
+    import app.training.build
+    import app.training.fit
+    import app.training.publish  # noqa: F401
 
     job_id = conn.recv()
     if job_id is not None:
@@ -43,7 +46,8 @@ def child_main(conn: Connection, settings: Settings, parent_pid: int) -> None:
 def run_job(job_id: str, settings: Settings) -> None:
     """Train and publish one claimed job; any failure is recorded on the job, never raised."""
     from app.datasets import load_dataset
-    from app.jobs.models import JobError, ModelRef
+    from app.errors import ClaimLost
+    from app.jobs.models import JobError, JobStatus, ModelRef
     from app.jobs.store import JobStore
     from app.registry import LocalRegistry
     from app.training.build import build_model
@@ -52,20 +56,28 @@ def run_job(job_id: str, settings: Settings) -> None:
     from app.training.spec import TrainingSpec
 
     store = JobStore(settings.resolved_database_url)
+    job = store.read_job(job_id)
+    if job.status != JobStatus.RUNNING or job.worker is None:
+        return  # cancelled between the claim and this child's start
+    worker_id = job.worker.id
     try:
-        job = store.read_job(job_id)
         spec = TrainingSpec.model_validate(job.spec)
-        store.start_attempt(job_id, spec.fit.epochs)
+        store.start_attempt(job_id, worker_id, spec.fit.epochs)
         data = load_dataset(spec.dataset)
         model = build_model(spec, data.feature_shape)
         result = fit_model(
-            model, spec, data, lambda epoch, logs: store.record_epoch(job_id, epoch, spec.fit.epochs, logs)
+            model,
+            spec,
+            data,
+            lambda epoch, logs: store.record_epoch(job_id, worker_id, epoch, spec.fit.epochs, logs),
         )
         version = publish_model(LocalRegistry(settings.resolved_registry_dir), job_id, spec, data, result)
-        store.succeed(job_id, ModelRef(name=version.name, version=version.version), result.final)
+        store.succeed(job_id, worker_id, ModelRef(name=version.name, version=version.version), result.final)
         log.info("job %s published %s v%d", job_id, version.name, version.version)
+    except ClaimLost:
+        log.info("job %s is no longer ours; stopping", job_id)
     except Exception as exc:  # the job fails, the worker lives on
         log.exception("job %s failed", job_id)
-        store.fail(job_id, JobError(type=type(exc).__name__, message=str(exc)[:2000]))
+        store.fail(job_id, worker_id, JobError(type=type(exc).__name__, message=str(exc)[:2000]))
     finally:
         store.close()

@@ -31,6 +31,7 @@ class Supervisor:
         self.executor = executor or LocalExecutor(settings)
         self.running: dict[str, JobHandle] = {}
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_heartbeat = 0.0
         self._last_stale_check = 0.0
@@ -45,9 +46,18 @@ class Supervisor:
     def alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
+    def wake(self) -> None:
+        """A job was just queued here: look now rather than at the next poll."""
+        self._wake.set()
+
+    def request_stop(self) -> None:
+        """Ask the loop to return after its current round (safe from a signal handler)."""
+        self._stop.set()
+        self._wake.set()
+
     def stop(self) -> None:
         """Stop claiming; kill running children and put their jobs back in the queue for another worker."""
-        self._stop.set()
+        self.request_stop()
         if self._thread is not None:
             self._thread.join(timeout=30)
         for job_id, handle in list(self.running.items()):
@@ -69,7 +79,8 @@ class Supervisor:
             if burst and not claimed and not self.running:
                 break
             if not claimed:
-                self._stop.wait(self.settings.poll_interval_s)
+                self._wake.wait(self.settings.poll_interval_s)
+                self._wake.clear()
 
     # --- one round ------------------------------------------------------------------------------------
 
@@ -112,11 +123,12 @@ class Supervisor:
             handle.kill()
             code = handle.exit_code()
             error = JobError(type="WorkerCrashed", message=f"the job's process exited with code {code}")
-            if self.store.fail(job_id, error):  # only when the child did not record an outcome itself
+            if self.store.fail(job_id, self.worker_id, error):  # only when the child did not record an outcome itself
                 log.error("job %s: process exited with code %s before finishing", job_id, code)
 
     def _stop_cancelled(self) -> None:
-        for job_id, status in self.store.statuses(self.running).items():
-            if status != JobStatus.RUNNING:
+        """Kill children whose job was cancelled, or requeued and claimed by another worker."""
+        for job_id, claim in self.store.claims(self.running).items():
+            if claim.status != JobStatus.RUNNING or claim.worker_id != self.worker_id:
                 self.running.pop(job_id).kill()
-                log.info("job %s is %s; its process was stopped", job_id, status)
+                log.info("job %s is %s under %s; its process was stopped", job_id, claim.status, claim.worker_id)

@@ -14,9 +14,7 @@ IRIS = load_iris()
 
 
 def test_models_list_and_detail(served: TestClient) -> None:
-    assert served.get("/models").json() == [
-        {"name": "iris-mlp", "latest_version": 2, "aliases": {}, "versions": 2}
-    ]
+    assert served.get("/models").json() == [{"name": "iris-mlp", "latest_version": 2, "aliases": {}, "versions": 2}]
     detail = served.get("/models/iris-mlp").json()
     assert [v["version"] for v in detail["versions"]] == [1, 2]
 
@@ -38,9 +36,7 @@ def test_predict_latest_version_and_alias(served: TestClient) -> None:
     rows = IRIS.data[:5].tolist()
     latest = served.post("/predict", json={"model": "iris-mlp", "instances": rows}).json()
     assert latest["version"] == 2 and len(latest["predictions"]) == 5
-    assert served.put("/models/iris-mlp/aliases/production", json={"version": 1}).json()["aliases"] == {
-        "production": 1
-    }
+    assert served.put("/models/iris-mlp/aliases/production", json={"version": 1}).json()["aliases"] == {"production": 1}
     aliased = served.post("/predict", json={"model": "iris-mlp", "alias": "production", "instances": rows}).json()
     pinned = served.post("/predict", json={"model": "iris-mlp", "version": 1, "instances": rows}).json()
     assert aliased["version"] == 1 and aliased["predictions"] == pinned["predictions"]

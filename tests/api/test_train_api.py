@@ -64,8 +64,10 @@ def test_sigmoid_head_for_ten_classes_is_refused_and_nothing_is_queued(client: T
     spec["model"]["layers"][-1] = {"type": "dense", "units": 1, "activation": "sigmoid"}
     body = assert_problem(client.post("/train", json=spec), 422)
     assert body["code"] == "invalid_spec"
-    assert {"loc": ["model", "layers", 3, "units"], "msg": "model output has 1 units but the dataset has 10 "
-            "classes: expected 10 units for 10 classes"} in body["errors"]
+    assert {
+        "loc": ["model", "layers", 3, "units"],
+        "msg": "model output has 1 units but the dataset has 10 classes: expected 10 units for 10 classes",
+    } in body["errors"]
     assert client.get("/jobs").json() == []
 
 

@@ -72,8 +72,11 @@ def test_second_job_is_version_2_and_an_alias_pins_version_1(server: Server) -> 
 
 
 def test_a_failing_job_is_failed_with_its_reason_and_the_worker_lives_on(server: Server) -> None:
-    spec = digits_spec(model_name="digits-diverge", optimizer={"name": "sgd", "learning_rate": 10.0},
-                       fit={"epochs": 2, "batch_size": 64})
+    spec = digits_spec(
+        model_name="digits-diverge",
+        optimizer={"name": "sgd", "learning_rate": 10.0},
+        fit={"epochs": 2, "batch_size": 64},
+    )
     job = server.wait_for(server.train(spec)["id"], lambda j: j["status"] in ("succeeded", "failed"))
     # A huge learning rate may diverge (NaN loss, recorded as null) but must never wedge the worker.
     assert job["status"] == "succeeded" or job["error"]["message"]

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from app.api.deps import SettingsDep, StoreDep
+from app.api.deps import SettingsDep, StoreDep, SupervisorDep
 from app.jobs.models import Job, JobStatus
 from app.jobs.service import submit_job
 from app.training.spec import TrainingSpec
@@ -15,9 +15,13 @@ router = APIRouter(tags=["training"])
 
 
 @router.post("/train", status_code=202, response_model=Job)
-def create_training_job(spec: TrainingSpec, response: Response, store: StoreDep, settings: SettingsDep) -> Job:
+def create_training_job(
+    spec: TrainingSpec, response: Response, store: StoreDep, settings: SettingsDep, supervisor: SupervisorDep
+) -> Job:
     """Check a training spec against its dataset and queue it as a job."""
     job = submit_job(store, spec, settings.max_params)
+    if supervisor is not None:
+        supervisor.wake()
     response.headers["Location"] = f"/jobs/{job.id}"
     return job
 
