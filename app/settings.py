@@ -18,7 +18,7 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="MAAS_", extra="ignore")
 
-    data_dir: Path = Field(Path("maas-data"), description="Where the SQLite file, registry and job files live.")
+    data_dir: Path = Field(Path("maas-data"), description="Where the SQLite file and the registry live.")
     database_url: str | None = Field(None, description="SQLAlchemy URL; default: SQLite in the data dir.")
     registry_dir: Path | None = Field(None, description="Model registry root; default: <data_dir>/registry.")
     workers: int = Field(1, ge=0, le=64, description="Job slots of the embedded supervisor; 0 = API only.")
@@ -42,11 +42,6 @@ class Settings(BaseSettings):
     @property
     def resolved_registry_dir(self) -> Path:
         return (self.registry_dir or self.data_dir / "registry").resolve()
-
-    @property
-    def jobs_dir(self) -> Path:
-        """Per-job working files (logs, checkpoints)."""
-        return (self.data_dir / "jobs").resolve()
 
 
 @lru_cache

@@ -30,7 +30,6 @@ def test_defaults_keep_everything_in_maas_data(tmp_path: Path) -> None:
     assert settings.database_url is None
     assert settings.resolved_database_url == f"sqlite:///{data_dir / 'maas.db'}"
     assert settings.resolved_registry_dir == data_dir / "registry"
-    assert settings.jobs_dir == data_dir / "jobs"
 
 
 def test_data_dir_comes_from_maas_data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -102,3 +101,9 @@ def test_invalid_values_are_refused(monkeypatch: pytest.MonkeyPatch, variable: s
 
     field = variable.removeprefix("MAAS_").lower()
     assert [error["loc"] for error in excinfo.value.errors()] == [(field,)]
+
+
+def test_readme_lists_every_setting() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    missing = [f"MAAS_{name.upper()}" for name in Settings.model_fields if f"`MAAS_{name.upper()}`" not in readme]
+    assert missing == []
