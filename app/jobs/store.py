@@ -104,6 +104,12 @@ class JobStore:
         with self.engine.connect() as conn:
             return self._to_jobs(conn, list(conn.execute(query).mappings()))
 
+    def active_specs(self) -> list[dict[str, Any]]:
+        """Specs of queued and running jobs (e.g. to refuse deleting a dataset one of them uses)."""
+        active = [JobStatus.QUEUED.value, JobStatus.RUNNING.value]
+        with self.engine.connect() as conn:
+            return list(conn.execute(select(job.c.spec).where(job.c.status.in_(active))).scalars())
+
     def cancel(self, job_id: str) -> Job:
         """Mark a queued or running job cancelled; a finished job is left as it is (a no-op, not an error)."""
         self.read_job(job_id)
