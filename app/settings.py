@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     def resolved_registry_dir(self) -> Path:
         return (self.registry_dir or self.data_dir / "registry").resolve()
 
+    @property
+    def datasets_dir(self) -> Path:
+        """Uploaded datasets, one folder per dataset id."""
+        return (self.data_dir / "datasets").resolve()
+
 
 @lru_cache
 def get_settings() -> Settings:

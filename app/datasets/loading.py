@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from app.datasets.builtin import load_builtin
 from app.datasets.inline import load_inline
 from app.datasets.types import Dataset
@@ -9,7 +11,8 @@ from app.errors import DatasetNotFound
 from app.training.spec import DatasetRef
 
 
-def load_dataset(ref: DatasetRef) -> Dataset:
+def load_dataset(ref: DatasetRef, datasets_dir: Path) -> Dataset:
+    """The dataset a spec names; uploaded datasets live in `datasets_dir`."""
     if ref.builtin is not None:
         return load_builtin(ref.builtin)
     if ref.inline is not None:

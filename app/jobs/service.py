@@ -5,12 +5,13 @@ from __future__ import annotations
 from app.datasets import load_dataset
 from app.jobs.models import Job
 from app.jobs.store import JobStore
+from app.settings import Settings
 from app.training.spec import TrainingSpec
 from app.training.validate import validate_spec
 
 
-def submit_job(store: JobStore, spec: TrainingSpec, max_params: int) -> Job:
+def submit_job(store: JobStore, spec: TrainingSpec, settings: Settings) -> Job:
     """Queue `spec` as a job, or raise InvalidSpec (nothing queued) if it does not fit its dataset."""
-    data = load_dataset(spec.dataset)
-    validate_spec(spec, data, max_params)
+    data = load_dataset(spec.dataset, settings.datasets_dir)
+    validate_spec(spec, data, settings.max_params)
     return store.create_job(spec.model_name, spec.model_dump(mode="json", exclude_none=True), spec.fit.epochs)

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Engine, create_engine, delete, event, insert, select, text, update
+from sqlalchemy import Engine, create_engine, delete, event, func, insert, select, text, update
 from sqlalchemy.engine import RowMapping
 
 from app.errors import ClaimLost, JobNotFound
@@ -103,6 +103,12 @@ class JobStore:
             query = query.where(job.c.model_name == model_name)
         with self.engine.connect() as conn:
             return self._to_jobs(conn, list(conn.execute(query).mappings()))
+
+    def count_by_status(self) -> dict[str, int]:
+        """How many jobs are in each status (for metrics)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(job.c.status, func.count()).group_by(job.c.status)).all()
+        return {status: int(count) for status, count in rows}
 
     def active_specs(self) -> list[dict[str, Any]]:
         """Specs of queued and running jobs (e.g. to refuse deleting a dataset one of them uses)."""

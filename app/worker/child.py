@@ -63,7 +63,7 @@ def run_job(job_id: str, settings: Settings) -> None:
     try:
         spec = TrainingSpec.model_validate(job.spec)
         store.start_attempt(job_id, worker_id, spec.fit.epochs)
-        data = load_dataset(spec.dataset)
+        data = load_dataset(spec.dataset, settings.datasets_dir)
         model = build_model(spec, data.feature_shape)
         result = fit_model(
             model,

@@ -19,7 +19,7 @@ def create_training_job(
     spec: TrainingSpec, response: Response, store: StoreDep, settings: SettingsDep, supervisor: SupervisorDep
 ) -> Job:
     """Check a training spec against its dataset and queue it as a job."""
-    job = submit_job(store, spec, settings.max_params)
+    job = submit_job(store, spec, settings)
     if supervisor is not None:
         supervisor.wake()
     response.headers["Location"] = f"/jobs/{job.id}"
