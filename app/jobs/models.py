@@ -31,7 +31,8 @@ class JobStatus(StrEnum):
 
 
 class Progress(BaseModel):
-    """How far training has got: epochs done out of planned (and the fold, under cross-validation)."""
+    """How far training has got: epochs done out of planned. Under cross-validation `fold` is the fold being
+    trained (1..folds), then None with `folds` set while the final model trains on all the data."""
 
     epoch: int = 0
     epochs: int = 0
@@ -40,11 +41,15 @@ class Progress(BaseModel):
 
 
 class JobMetrics(BaseModel):
-    """Per-epoch history (metric name -> one value per epoch), final values and cross-validation results."""
+    """Per-epoch history of the published model (metric name -> one value per epoch), its final values,
+    cross-validation results (each fold's metrics and history, mean and std), held-out test metrics, and the
+    learning-rate range test's curve and pick."""
 
     history: dict[str, list[float | None]] = Field(default_factory=dict)
     final: dict[str, float | None] = Field(default_factory=dict)
     cv: dict[str, Any] | None = None
+    test: dict[str, float | None] | None = None
+    lr_range_test: dict[str, Any] | None = None
 
 
 class ModelRef(BaseModel):

@@ -13,5 +13,6 @@ from app.training.validate import validate_spec
 def submit_job(store: JobStore, spec: TrainingSpec, settings: Settings) -> Job:
     """Queue `spec` as a job, or raise InvalidSpec (nothing queued) if it does not fit its dataset."""
     data = load_dataset(spec.dataset, settings.datasets_dir)
-    validate_spec(spec, data, settings.max_params)
+    validation = spec.fit.validation_data and load_dataset(spec.fit.validation_data, settings.datasets_dir)
+    validate_spec(spec, data, settings.max_params, validation)
     return store.create_job(spec.model_name, spec.model_dump(mode="json", exclude_none=True), spec.fit.epochs)

@@ -201,26 +201,49 @@ class JobStore:
         )
 
     def start_attempt(self, job_id: str, worker_id: str, epochs: int) -> None:
-        """Begin training from scratch: forget epochs of an earlier, interrupted attempt."""
+        """Begin training from scratch: forget what an earlier, interrupted attempt recorded."""
         with self.engine.begin() as conn:
-            self._update_owned(conn, job_id, worker_id, progress=Progress(epochs=epochs).model_dump())
+            self._update_owned(
+                conn, job_id, worker_id, progress=Progress(epochs=epochs).model_dump(), cv=None, lr_range_test=None
+            )
             conn.execute(delete(job_epoch).where(job_epoch.c.job_id == job_id))
 
     def record_epoch(
-        self, job_id: str, worker_id: str, epoch: int, epochs: int, metrics: dict[str, float | None]
+        self,
+        job_id: str,
+        worker_id: str,
+        epoch: int,
+        epochs: int,
+        metrics: dict[str, float | None],
+        fold: int | None = None,
+        folds: int | None = None,
     ) -> None:
         """Store one finished epoch (1-based) and advance the job's progress; ClaimLost if it is not ours."""
-        progress = Progress(epoch=epoch, epochs=epochs).model_dump()
+        progress = Progress(epoch=epoch, epochs=epochs, fold=fold, folds=folds).model_dump()
+        fold_key = fold or MAIN_FOLD
         with self.engine.begin() as conn:
             self._update_owned(conn, job_id, worker_id, progress=progress, heartbeat_at=utcnow())
             conn.execute(
                 delete(job_epoch).where(
-                    job_epoch.c.job_id == job_id, job_epoch.c.fold == MAIN_FOLD, job_epoch.c.epoch == epoch
+                    job_epoch.c.job_id == job_id, job_epoch.c.fold == fold_key, job_epoch.c.epoch == epoch
                 )
             )
-            conn.execute(insert(job_epoch).values(job_id=job_id, fold=MAIN_FOLD, epoch=epoch, metrics=metrics))
+            conn.execute(insert(job_epoch).values(job_id=job_id, fold=fold_key, epoch=epoch, metrics=metrics))
 
-    def succeed(self, job_id: str, worker_id: str, model: ModelRef, final: dict[str, float | None]) -> bool:
+    def record_details(self, job_id: str, worker_id: str, **details: dict[str, Any]) -> None:
+        """Store a finished phase's results on the job: `cv=` or `lr_range_test=`."""
+        assert set(details) <= {"cv", "lr_range_test"}, details
+        with self.engine.begin() as conn:
+            self._update_owned(conn, job_id, worker_id, **details)
+
+    def succeed(
+        self,
+        job_id: str,
+        worker_id: str,
+        model: ModelRef,
+        final: dict[str, float | None],
+        test: dict[str, float | None] | None = None,
+    ) -> bool:
         return self._set_status(
             job_id,
             JobStatus.SUCCEEDED,
@@ -229,6 +252,7 @@ class JobStore:
             finished_at=utcnow(),
             model_version=model.version,
             final_metrics=final,
+            test_metrics=test,
         )
 
     def fail(self, job_id: str, worker_id: str, error: JobError) -> bool:
@@ -294,7 +318,13 @@ def _row_to_job(row: RowMapping, history: dict[str, list[float]]) -> Job:
         started_at=row["started_at"],
         finished_at=row["finished_at"],
         progress=Progress(**row["progress"]),
-        metrics=JobMetrics(history=dict(history), final=row["final_metrics"] or {}, cv=row["cv"]),
+        metrics=JobMetrics(
+            history=dict(history),
+            final=row["final_metrics"] or {},
+            cv=row["cv"],
+            test=row["test_metrics"],
+            lr_range_test=row["lr_range_test"],
+        ),
         model=model,
         error=JobError(**row["error"]) if row["error"] else None,
         attempts=row["attempts"],

@@ -41,6 +41,8 @@ job = Table(
     Column("progress", JSON, nullable=False),
     Column("final_metrics", JSON),
     Column("cv", JSON),
+    Column("lr_range_test", JSON),
+    Column("test_metrics", JSON),
     Column("model_version", Integer),
     Column("error", JSON),
 )
@@ -50,7 +52,7 @@ job_epoch = Table(
     "job_epoch",
     metadata,
     Column("job_id", String(36), ForeignKey("job.id", ondelete="CASCADE"), primary_key=True),
-    Column("fold", Integer, primary_key=True),  # 0 = the model that gets published
+    Column("fold", Integer, primary_key=True),  # 0 = the model that gets published; 1..k cross-validation folds
     Column("epoch", Integer, primary_key=True),
     Column("metrics", JSON, nullable=False),
 )

@@ -5,21 +5,22 @@ from __future__ import annotations
 from typing import Any
 
 import keras
+import numpy as np
 
-from app.training.spec import (
+from app.training.keras_config import deserialize
+from app.training.layers import (
     BatchNormalization,
     Conv2D,
     Dense,
     Dropout,
     Flatten,
     Layer,
-    LossConfig,
     MaxPooling2D,
-    Optimizer,
     Regularization,
     Reshape,
-    TrainingSpec,
 )
+from app.training.optimizers import CosineDecay, ExponentialDecay, Optimizer, PiecewiseConstant
+from app.training.spec import LossConfig, TrainingSpec
 
 _LOSSES: dict[str, type[keras.losses.Loss]] = {
     "sparse_categorical_crossentropy": keras.losses.SparseCategoricalCrossentropy,
@@ -80,13 +81,29 @@ def make_layer(layer: Layer, default_reg: Regularization | None) -> keras.layers
     raise AssertionError(f"unhandled layer {layer!r}")
 
 
-def make_optimizer(spec: Optimizer) -> keras.optimizers.Optimizer:
-    kwargs: dict[str, Any] = {"learning_rate": spec.learning_rate}
-    if spec.momentum is not None:
-        kwargs["momentum"] = spec.momentum
-    if spec.nesterov is not None:
-        kwargs["nesterov"] = spec.nesterov
-    return _OPTIMIZERS[spec.name](**kwargs)
+def make_learning_rate(rate: float | ExponentialDecay | CosineDecay | PiecewiseConstant) -> Any:
+    schedules = keras.optimizers.schedules
+    match rate:
+        case ExponentialDecay():
+            return schedules.ExponentialDecay(
+                rate.initial_learning_rate, rate.decay_steps, rate.decay_rate, staircase=rate.staircase
+            )
+        case CosineDecay():
+            return schedules.CosineDecay(
+                rate.initial_learning_rate,
+                rate.decay_steps,
+                alpha=rate.alpha,
+                warmup_steps=rate.warmup_steps,
+                warmup_target=rate.warmup_target,
+            )
+        case PiecewiseConstant():
+            return schedules.PiecewiseConstantDecay(rate.boundaries, rate.values)
+    return float(rate)
+
+
+def make_optimizer(spec: Optimizer, learning_rate: Any) -> keras.optimizers.Optimizer:
+    """The optimizer with `learning_rate` resolved (a number, a schedule, or the LR range test's pick)."""
+    return _OPTIMIZERS[spec.name](**spec.keras_kwargs(make_learning_rate(learning_rate)))
 
 
 def make_loss(spec: LossConfig) -> keras.losses.Loss | str:
@@ -95,19 +112,35 @@ def make_loss(spec: LossConfig) -> keras.losses.Loss | str:
     return spec.name
 
 
-def build_model(spec: TrainingSpec, input_shape: list[int]) -> keras.Model:
-    """A compiled Sequential model; seeds Keras first so that a spec with a seed reproduces its weights."""
-    if spec.seed is not None:
-        keras.utils.set_random_seed(spec.seed)
-    model = keras.Sequential(
-        [
-            keras.Input(shape=tuple(input_shape)),
-            *(make_layer(layer, spec.regularization) for layer in spec.model.layers),
-        ],
-        name="maas_model",
-    )
+def seed_everything(seed: int | None) -> None:
+    """Same spec and seed, same weights and metrics on CPU: seed every RNG and make TF ops deterministic."""
+    if seed is None:
+        return
+    keras.utils.set_random_seed(seed)
+    import tensorflow as tf
+
+    tf.config.experimental.enable_op_determinism()
+
+
+def _architecture(spec: TrainingSpec, input_shape: list[int]) -> keras.Model:
+    if spec.model.keras_config is not None:
+        return deserialize(spec.model.keras_config)
+    layers = [make_layer(layer, spec.regularization) for layer in spec.model.layers or []]
+    return keras.Sequential([keras.Input(shape=tuple(input_shape)), *layers], name="layers")
+
+
+def build_model(
+    spec: TrainingSpec, input_shape: list[int], learning_rate: Any, normalize_on: np.ndarray | None = None
+) -> keras.Model:
+    """A compiled model with fresh weights. With `normalize_on`, a Normalization layer adapted on those rows
+    comes first and is saved inside the model, so that predictions take raw features."""
+    model = _architecture(spec, input_shape)
+    if normalize_on is not None:
+        normalization = keras.layers.Normalization(axis=-1)
+        normalization.adapt(normalize_on)
+        model = keras.Sequential([keras.Input(shape=tuple(input_shape)), normalization, model], name="normalized")
     model.compile(
-        optimizer=make_optimizer(spec.optimizer),
+        optimizer=make_optimizer(spec.optimizer, learning_rate),
         loss=make_loss(spec.loss_config),
         metrics=[_METRIC_OBJECTS[m]() if m in _METRIC_OBJECTS else m for m in spec.metrics],
     )

@@ -11,7 +11,7 @@ import tensorflow as tf
 from app.datasets.types import Dataset
 from app.registry import LocalRegistry, ModelVersion
 from app.registry.local import ARTIFACT
-from app.training.fit import FitResult
+from app.training.pipeline import Outcome
 from app.training.spec import TrainingSpec
 
 
@@ -25,21 +25,25 @@ def framework_versions() -> dict[str, str]:
 
 
 def publish_model(
-    registry: LocalRegistry, job_id: str, spec: TrainingSpec, data: Dataset, result: FitResult
+    registry: LocalRegistry, job_id: str, spec: TrainingSpec, data: Dataset, outcome: Outcome
 ) -> ModelVersion:
+    result = outcome.fit
     staged = registry.new_staging_dir()
     result.model.save(staged / ARTIFACT)
     metadata = {
         "job_id": job_id,
         "metrics": result.final,
         "history": result.history,
+        "test_metrics": outcome.test,
+        "cv_metrics": outcome.cv,
+        "learning_rate": getattr(outcome.learning_rate, "model_dump", lambda: outcome.learning_rate)(),
         "input_shape": [None, *data.feature_shape],
         "output_shape": [None, *(int(d) for d in result.model.output_shape[1:])],
         "input_dtype": "float32",
         "output_dtype": "float32",
         "task": data.task,
         "classes": data.classes,
-        "spec": spec.model_dump(mode="json"),
+        "spec": spec.model_dump(mode="json", exclude_none=True),
         "dataset": data.describe(),
         "framework": framework_versions(),
         "seed": spec.seed,

@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.training.spec import BatchNormalization, Conv2D, Dense, Dropout, Flatten, Layer, MaxPooling2D, Reshape
+from app.training.layers import BatchNormalization, Conv2D, Dense, Dropout, Flatten, Layer, MaxPooling2D, Reshape
 
 Shape = list[int]
 

@@ -5,32 +5,16 @@ Only shapes and names are checked here; whether the spec fits its dataset is `va
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+import json
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
+from pydantic import Field, PositiveInt, field_validator, model_validator
 
 from app.registry.names import NAME_PATTERN
+from app.training.layers import Layer, Regularization
+from app.training.optimizers import Optimizer
+from app.training.strict import Strict
 
-Activation = Literal[
-    "linear",
-    "relu",
-    "relu6",
-    "leaky_relu",
-    "elu",
-    "selu",
-    "gelu",
-    "silu",
-    "swish",
-    "mish",
-    "tanh",
-    "sigmoid",
-    "hard_sigmoid",
-    "softmax",
-    "log_softmax",
-    "softplus",
-    "softsign",
-    "exponential",
-]
 ClassificationLoss = Literal["sparse_categorical_crossentropy", "categorical_crossentropy", "binary_crossentropy"]
 RegressionLoss = Literal[
     "mean_squared_error",
@@ -60,75 +44,32 @@ Metric = Literal[
     "root_mean_squared_error",
     "mean_absolute_percentage_error",
 ]
-OptimizerName = Literal["sgd", "adam", "adamw", "rmsprop", "adagrad", "nadam"]
-Padding = Literal["valid", "same"]
-IntPair = PositiveInt | tuple[PositiveInt, PositiveInt]
-
-
-class Strict(BaseModel):
-    """Unknown fields are errors: a typo must not be silently ignored."""
-
-    model_config = ConfigDict(extra="forbid", protected_namespaces=())
-
-
-class Regularization(Strict):
-    l1: float = Field(0.0, ge=0, description="L1 penalty on kernels.")
-    l2: float = Field(0.0, ge=0, description="L2 penalty on kernels.")
-
-
-class Dense(Strict):
-    type: Literal["dense"]
-    units: int = Field(ge=1, le=100_000)
-    activation: Activation | None = None
-    use_bias: bool = True
-    regularization: Regularization | None = Field(None, description="Overrides the spec-wide regularization.")
-
-
-class Dropout(Strict):
-    type: Literal["dropout"]
-    rate: float = Field(ge=0.0, lt=1.0)
-
-
-class Flatten(Strict):
-    type: Literal["flatten"]
-
-
-class Reshape(Strict):
-    type: Literal["reshape"]
-    target_shape: list[PositiveInt] = Field(min_length=1)
-
-
-class Conv2D(Strict):
-    type: Literal["conv2d"]
-    filters: int = Field(ge=1, le=4096)
-    kernel_size: IntPair = 3
-    strides: IntPair = 1
-    padding: Padding = "valid"
-    activation: Activation | None = None
-    regularization: Regularization | None = None
-
-
-class MaxPooling2D(Strict):
-    type: Literal["max_pooling2d"]
-    pool_size: IntPair = 2
-    strides: IntPair | None = None
-    padding: Padding = "valid"
-
-
-class BatchNormalization(Strict):
-    type: Literal["batch_normalization"]
-    momentum: float = Field(0.99, gt=0, lt=1)
-    epsilon: float = Field(1e-3, gt=0)
-
-
-Layer = Annotated[
-    Dense | Dropout | Flatten | Reshape | Conv2D | MaxPooling2D | BatchNormalization,
-    Field(discriminator="type"),
-]
 
 
 class ModelSpec(Strict):
-    layers: list[Layer] = Field(min_length=1, description="A Sequential stack; the input shape comes from the data.")
+    """A Sequential `layers` stack, or a `keras_config` (what `model.to_json()` gives; built-in layers only)."""
+
+    input_shape: list[PositiveInt] | None = Field(
+        None, description="Optional; when given it must match the dataset's feature shape."
+    )
+    layers: list[Layer] | None = Field(None, min_length=1, description="The input shape comes from the data.")
+    keras_config: dict[str, Any] | None = None
+
+    @field_validator("keras_config", mode="before")
+    @classmethod
+    def _parse_json(cls, value: object) -> object:
+        if isinstance(value, str):  # model.to_json() returns a string; accept it as well as the parsed object
+            try:
+                return json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"keras_config is not valid JSON: {exc}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> ModelSpec:
+        if (self.layers is None) == (self.keras_config is None):
+            raise ValueError("give exactly one of 'layers' or 'keras_config'")
+        return self
 
 
 class InlineData(Strict):
@@ -157,21 +98,6 @@ class LossConfig(Strict):
     from_logits: bool = False
 
 
-class Optimizer(Strict):
-    name: OptimizerName = "adam"
-    learning_rate: float = Field(0.001, gt=0, le=10)
-    momentum: float | None = Field(None, ge=0, lt=1, description="SGD and RMSprop only.")
-    nesterov: bool | None = Field(None, description="SGD only.")
-
-    @model_validator(mode="after")
-    def _fits_optimizer(self) -> Optimizer:
-        if self.momentum is not None and self.name not in ("sgd", "rmsprop"):
-            raise ValueError(f"'momentum' applies to sgd and rmsprop, not {self.name}")
-        if self.nesterov is not None and self.name != "sgd":
-            raise ValueError(f"'nesterov' applies to sgd only, not {self.name}")
-        return self
-
-
 class EarlyStopping(Strict):
     monitor: str = "val_loss"
     patience: int = Field(3, ge=0)
@@ -180,12 +106,53 @@ class EarlyStopping(Strict):
     restore_best_weights: bool = False
 
 
+class ReduceLROnPlateau(Strict):
+    monitor: str = "val_loss"
+    factor: float = Field(0.1, gt=0, lt=1)
+    patience: int = Field(5, ge=0)
+    min_delta: float = Field(1e-4, ge=0)
+    min_lr: float = Field(0.0, ge=0)
+
+
+class LRRangeTest(Strict):
+    """How `learning_rate: "auto"` scans: the rate grows exponentially from min_lr to max_lr over `steps` batches."""
+
+    min_lr: float = Field(1e-6, gt=0)
+    max_lr: float = Field(1.0, gt=0, le=10)
+    steps: int = Field(100, ge=10, le=1000)
+
+    @model_validator(mode="after")
+    def _range(self) -> LRRangeTest:
+        if self.min_lr >= self.max_lr:
+            raise ValueError(f"min_lr ({self.min_lr}) must be below max_lr ({self.max_lr})")
+        return self
+
+
 class Fit(Strict):
     epochs: int = Field(10, ge=1, le=10_000)
     batch_size: int = Field(32, ge=1, le=65_536)
     validation_split: float = Field(0.0, ge=0.0, lt=1.0)
+    validation_data: DatasetRef | None = Field(None, description="A second dataset to validate on.")
+    test_split: float = Field(0.0, ge=0.0, le=0.5, description="Held out before training; reported at the end.")
     shuffle: bool = True
     early_stopping: EarlyStopping | None = None
+    reduce_lr_on_plateau: ReduceLROnPlateau | None = None
+    lr_range_test: LRRangeTest = Field(default_factory=LRRangeTest)
+
+    @model_validator(mode="after")
+    def _one_validation_source(self) -> Fit:
+        if self.validation_split > 0 and self.validation_data is not None:
+            raise ValueError("give validation_split or validation_data, not both")
+        return self
+
+
+class CrossValidation(Strict):
+    folds: int = Field(5, ge=2, le=20)
+    stratified: bool = True
+
+
+class Preprocessing(Strict):
+    normalize: bool = Field(False, description="A Normalization layer adapted on the training split, saved inside.")
 
 
 class TrainingSpec(Strict):
@@ -199,7 +166,16 @@ class TrainingSpec(Strict):
     optimizer: Optimizer = Field(default_factory=Optimizer)
     regularization: Regularization | None = None
     fit: Fit = Field(default_factory=Fit)
+    cross_validation: CrossValidation | None = None
+    preprocessing: Preprocessing = Field(default_factory=Preprocessing)
     seed: int | None = Field(None, ge=0, le=2**31 - 1)
+
+    @model_validator(mode="after")
+    def _compatible(self) -> TrainingSpec:
+        rate = self.optimizer.learning_rate
+        if self.fit.reduce_lr_on_plateau is not None and not isinstance(rate, float | str):
+            raise ValueError("reduce_lr_on_plateau needs a constant learning_rate, not a schedule")
+        return self
 
     @property
     def loss_config(self) -> LossConfig:

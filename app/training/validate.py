@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from typing import Any, get_args
 
+import numpy as np
+
 from app.datasets.types import Dataset
 from app.errors import InvalidSpec
+from app.training.layers import Conv2D, Dense
 from app.training.shapes import infer_stack
-from app.training.spec import ClassificationLoss, Conv2D, Dense, RegressionLoss, TrainingSpec
+from app.training.spec import ClassificationLoss, RegressionLoss, TrainingSpec
 
 CLASSIFICATION_LOSSES = set(get_args(ClassificationLoss))
 REGRESSION_LOSSES = set(get_args(RegressionLoss))
@@ -26,6 +29,7 @@ CLASSIFICATION_METRICS = {
     "precision",
     "recall",
 }
+BINARY_ONLY_METRICS = {"auc", "precision", "recall", "binary_accuracy"}
 PROBABILITY_ACTIVATIONS = {"softmax", "sigmoid"}
 
 Error = dict[str, Any]
@@ -35,30 +39,32 @@ def _err(msg: str, *loc: str | int) -> Error:
     return {"loc": list(loc), "msg": msg}
 
 
-def _output_activation(spec: TrainingSpec) -> tuple[int | None, str]:
-    """Index and activation of the last layer that has one (dense or conv2d); 'linear' when unset."""
-    for index in range(len(spec.model.layers) - 1, -1, -1):
-        layer = spec.model.layers[index]
-        if isinstance(layer, Dense | Conv2D):
-            return index, layer.activation or "linear"
-    return None, "linear"
+class _Head:
+    """Where the output layer is in the spec, its activation, and the model's output shape."""
+
+    def __init__(self, loc: list[str | int], activation: str, output: list[int | None]) -> None:
+        self.loc, self.activation, self.output = loc, activation, output
 
 
-def _check_classification_head(spec: TrainingSpec, data: Dataset, units: int) -> list[Error]:
-    loss = spec.loss_config
-    index, activation = _output_activation(spec)
-    head = ["model", "layers", index if index is not None else len(spec.model.layers) - 1]
-    k = data.n_classes
-    errors: list[Error] = []
+def _layers_head(spec: TrainingSpec, output: list[int]) -> _Head:
+    layers = spec.model.layers or []
+    for index in range(len(layers) - 1, -1, -1):
+        if isinstance(layers[index], Dense | Conv2D):
+            return _Head(["model", "layers", index], layers[index].activation or "linear", output)
+    return _Head(["model", "layers", len(layers) - 1], "linear", output)
+
+
+def _check_classification_head(spec: TrainingSpec, data: Dataset, head: _Head) -> list[Error]:
+    loss, k, units = spec.loss_config, data.n_classes, head.output[-1]
     if loss.name not in CLASSIFICATION_LOSSES:
-        errors.append(
+        return [
             _err(
-                f"loss {loss.name!r} is for regression, but dataset {data.name!r} is a "
-                f"classification task with {k} classes; use sparse_categorical_crossentropy",
+                f"loss {loss.name!r} is for regression, but dataset {data.name!r} is a classification task "
+                f"with {k} classes; use sparse_categorical_crossentropy",
                 "loss",
             )
-        )
-        return errors
+        ]
+    errors: list[Error] = []
     if loss.name == "binary_crossentropy":
         if k != 2:
             errors.append(
@@ -68,46 +74,49 @@ def _check_classification_head(spec: TrainingSpec, data: Dataset, units: int) ->
                     "loss",
                 )
             )
-        if units != 1:
-            errors.append(_err(f"binary_crossentropy expects 1 output unit, got {units}", *head, "units"))
-        expected_activation = "sigmoid"
+        elif units != 1:
+            errors.append(_err(f"binary_crossentropy expects 1 output unit, got {units}", *head.loc, "units"))
+        expected = "sigmoid"
     else:
         if units != k:
             errors.append(
                 _err(
                     f"model output has {units} units but the dataset has {k} classes: "
                     f"expected {k} units for {k} classes",
-                    *head,
+                    *head.loc,
                     "units",
                 )
             )
-        expected_activation = "softmax"
-    if loss.from_logits and activation in PROBABILITY_ACTIVATIONS:
+        expected = "softmax"
+    if loss.from_logits and head.activation in PROBABILITY_ACTIVATIONS:
         errors.append(
             _err(
-                f"loss has from_logits=true, but the output layer applies {activation}, so its "
-                "outputs are probabilities, not logits: set from_logits to false, or use a linear "
-                "output",
+                f"loss has from_logits=true, but the output layer applies {head.activation}, so its "
+                "outputs are probabilities, not logits: set from_logits to false, or use a linear output",
                 "loss",
                 "from_logits",
             )
         )
-    elif not loss.from_logits and activation != expected_activation:
+    elif not loss.from_logits and head.activation != expected:
         errors.append(
             _err(
-                f"{loss.name} expects {expected_activation} probabilities, but the output layer's "
-                f"activation is {activation}: use activation {expected_activation!r}, or "
-                "from_logits=true with a linear output",
-                *head,
+                f"{loss.name} expects {expected} probabilities, but the output layer's activation is "
+                f"{head.activation}: use activation {expected!r}, or from_logits=true with a linear output",
+                *head.loc,
                 "activation",
             )
         )
+    binary_head = loss.name == "binary_crossentropy"
+    errors += [
+        _err(f"metric {m!r} needs a binary (1-unit sigmoid) output; use 'accuracy' for {k} classes", "metrics", i)
+        for i, m in enumerate(spec.metrics)
+        if m in BINARY_ONLY_METRICS and not binary_head
+    ]
     return errors
 
 
-def _check_regression_head(spec: TrainingSpec, data: Dataset, output: list[int]) -> list[Error]:
-    loss = spec.loss_config
-    expected = data.target_shape or [1]
+def _check_regression_head(spec: TrainingSpec, data: Dataset, head: _Head) -> list[Error]:
+    loss, expected = spec.loss_config, data.target_shape or [1]
     errors: list[Error] = []
     if loss.name not in REGRESSION_LOSSES:
         errors.append(
@@ -117,15 +126,8 @@ def _check_regression_head(spec: TrainingSpec, data: Dataset, output: list[int])
                 "loss",
             )
         )
-    if output != expected:
-        errors.append(
-            _err(
-                f"model output shape {output} does not match the target shape {expected}",
-                "model",
-                "layers",
-                len(spec.model.layers) - 1,
-            )
-        )
+    if head.output != expected:
+        errors.append(_err(f"model output shape {head.output} does not match the target shape {expected}", *head.loc))
     errors += [
         _err(f"metric {m!r} is for classification; this dataset is a regression task", "metrics", i)
         for i, m in enumerate(spec.metrics)
@@ -134,58 +136,138 @@ def _check_regression_head(spec: TrainingSpec, data: Dataset, output: list[int])
     return errors
 
 
-def _check_fit(spec: TrainingSpec, data: Dataset) -> list[Error]:
-    val_rows = int(data.rows * spec.fit.validation_split)
-    train_rows = data.rows - val_rows
+def _check_model(spec: TrainingSpec, data: Dataset, max_params: int) -> list[Error]:
     errors: list[Error] = []
-    if spec.fit.validation_split > 0 and val_rows < 1:
+    if spec.model.input_shape is not None and spec.model.input_shape != data.feature_shape:
         errors.append(
             _err(
-                f"validation_split {spec.fit.validation_split} of {data.rows} rows leaves no validation rows",
+                f"input_shape {spec.model.input_shape} does not match the dataset's features {data.feature_shape}",
+                "model",
+                "input_shape",
+            )
+        )
+    if spec.model.keras_config is not None:
+        from app.training.keras_config import inspect_config
+
+        built = inspect_config(spec.model.keras_config)
+        if built.errors:
+            return errors + built.errors
+        if built.input_shape != data.feature_shape:
+            errors.append(
+                _err(
+                    f"the config's input shape {built.input_shape} does not match the dataset's "
+                    f"features {data.feature_shape}",
+                    "model",
+                    "keras_config",
+                )
+            )
+        head, params = _Head(["model", "keras_config"], built.output_activation, built.output_shape or []), built.params
+    else:
+        stack = infer_stack(spec.model.layers or [], data.feature_shape)
+        errors += stack.errors
+        if stack.output is None:
+            return errors
+        head, params = _layers_head(spec, stack.output), stack.params
+    if params > max_params:
+        errors.append(_err(f"the model has {params} parameters, more than the limit of {max_params}", "model"))
+    if len(head.output) != 1:
+        errors.append(
+            _err(
+                f"the model's output must be one vector per row, but it has shape {head.output}; add a "
+                "flatten layer before the last dense layer",
+                *head.loc,
+            )
+        )
+    check = _check_classification_head if data.task == "classification" else _check_regression_head
+    return errors + check(spec, data, head)
+
+
+def _check_fit(spec: TrainingSpec, data: Dataset, validation: Dataset | None) -> list[Error]:
+    fit, errors = spec.fit, []
+    rows = data.rows - int(data.rows * fit.test_split)
+    has_validation = fit.validation_split > 0 or validation is not None or spec.cross_validation is not None
+    if fit.test_split > 0 and int(data.rows * fit.test_split) < 1:
+        errors.append(_err(f"test_split {fit.test_split} of {data.rows} rows leaves no test rows", "fit", "test_split"))
+    if fit.validation_split > 0 and int(rows * fit.validation_split) < 1:
+        errors.append(
+            _err(
+                f"validation_split {fit.validation_split} of {rows} rows leaves no validation rows",
                 "fit",
                 "validation_split",
             )
         )
-    if spec.fit.batch_size > train_rows:
+    train_rows = rows - int(rows * fit.validation_split)
+    if spec.cross_validation is not None:
+        train_rows = rows - -(-rows // spec.cross_validation.folds)
+    if fit.batch_size > train_rows:
         errors.append(
-            _err(f"batch_size {spec.fit.batch_size} is larger than the {train_rows} training rows", "fit", "batch_size")
+            _err(f"batch_size {fit.batch_size} is larger than the {train_rows} training rows", "fit", "batch_size")
         )
-    stopping = spec.fit.early_stopping
-    if stopping and stopping.monitor.startswith("val_") and spec.fit.validation_split == 0:
+    for name in ("early_stopping", "reduce_lr_on_plateau"):
+        callback = getattr(fit, name)
+        if callback and callback.monitor.startswith("val_") and not has_validation:
+            errors.append(
+                _err(
+                    f"{name} monitors {callback.monitor!r} but there is no validation data; set "
+                    "fit.validation_split or fit.validation_data, or monitor 'loss'",
+                    "fit",
+                    name,
+                    "monitor",
+                )
+            )
+    return errors + (_check_validation_data(data, validation) if validation is not None else [])
+
+
+def _check_validation_data(data: Dataset, validation: Dataset) -> list[Error]:
+    loc = ("fit", "validation_data")
+    if validation.feature_shape != data.feature_shape:
+        return [
+            _err(
+                f"validation features {validation.feature_shape} differ from the training features "
+                f"{data.feature_shape}",
+                *loc,
+            )
+        ]
+    if validation.task != data.task:
+        return [_err(f"validation data is a {validation.task} task but the training data is {data.task}", *loc)]
+    unknown = sorted(set(validation.classes or []) - set(data.classes or []))
+    if unknown:
+        return [_err(f"validation labels {unknown} do not occur in the training data {data.classes}", *loc)]
+    return []
+
+
+def _check_cross_validation(spec: TrainingSpec, data: Dataset) -> list[Error]:
+    cv = spec.cross_validation
+    if cv is None:
+        return []
+    loc = ("cross_validation", "folds")
+    errors: list[Error] = []
+    if spec.fit.validation_split > 0 or spec.fit.validation_data is not None:
         errors.append(
             _err(
-                f"early stopping monitors {stopping.monitor!r} but there is no validation data; "
-                "set fit.validation_split or monitor 'loss'",
-                "fit",
-                "early_stopping",
-                "monitor",
+                "cross-validation validates on each held-out fold; drop fit.validation_split and fit.validation_data",
+                "cross_validation",
             )
         )
+    if cv.folds > data.rows:
+        errors.append(_err(f"{cv.folds} folds need at least {cv.folds} rows; the dataset has {data.rows}", *loc))
+    elif cv.stratified and data.task == "classification":
+        smallest = int(np.bincount(data.y, minlength=data.n_classes).min())
+        if smallest < cv.folds:
+            errors.append(
+                _err(
+                    f"stratified {cv.folds}-fold cross-validation needs at least {cv.folds} rows of "
+                    f"every class; the rarest class has {smallest}",
+                    *loc,
+                )
+            )
     return errors
 
 
-def validate_spec(spec: TrainingSpec, data: Dataset, max_params: int) -> None:
-    """Raise InvalidSpec naming every way `spec` does not fit `data`."""
-    stack = infer_stack(spec.model.layers, data.feature_shape)
-    errors = list(stack.errors)
-    if stack.output is not None:
-        if len(stack.output) != 1:
-            errors.append(
-                _err(
-                    f"the model's output must be one vector per row, but it has shape {stack.output}; "
-                    "add a flatten layer before the last dense layer",
-                    "model",
-                    "layers",
-                    len(spec.model.layers) - 1,
-                )
-            )
-        elif data.task == "classification":
-            errors += _check_classification_head(spec, data, stack.output[0])
-        else:
-            errors += _check_regression_head(spec, data, stack.output)
-    if stack.params > max_params:
-        errors.append(_err(f"the model has {stack.params} parameters, more than the limit of {max_params}", "model"))
-    errors += _check_fit(spec, data)
+def validate_spec(spec: TrainingSpec, data: Dataset, max_params: int, validation: Dataset | None = None) -> None:
+    """Raise InvalidSpec naming every way `spec` does not fit `data` (and its validation dataset)."""
+    errors = _check_model(spec, data, max_params)
+    errors += _check_fit(spec, data, validation)
+    errors += _check_cross_validation(spec, data)
     if errors:
-        detail = "; ".join(e["msg"] for e in errors)
-        raise InvalidSpec(detail, errors=errors)
+        raise InvalidSpec("; ".join(e["msg"] for e in errors), errors=errors)

@@ -13,6 +13,16 @@ from app.settings import Settings
 from tests.support import iris_spec
 
 
+class SilentReporter:
+    """Training outside a job: nothing to report to."""
+
+    def epoch(self, *_args: object) -> None: ...
+
+    def lr_range(self, _curve: object) -> None: ...
+
+    def cross_validation(self, _cv: object) -> None: ...
+
+
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
     with TestClient(create_app(settings)) as test_client:
@@ -24,8 +34,7 @@ def trained_registry(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A data dir whose registry holds `iris-mlp` v1 and v2, trained for real by maas' own training code."""
     from app.datasets.builtin import load_builtin
     from app.registry import LocalRegistry
-    from app.training.build import build_model
-    from app.training.fit import fit_model
+    from app.training.pipeline import train
     from app.training.publish import publish_model
     from app.training.spec import TrainingSpec
 
@@ -34,9 +43,7 @@ def trained_registry(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data = load_builtin("iris")
     for job_id, epochs in (("job-1", 40), ("job-2", 5)):
         spec = TrainingSpec.model_validate(iris_spec(epochs))
-        model = build_model(spec, data.feature_shape)
-        result = fit_model(model, spec, data, lambda _epoch, _logs: None)
-        publish_model(registry, job_id, spec, data, result)
+        publish_model(registry, job_id, spec, data, train(spec, data, None, SilentReporter()))
     return data_dir
 
 
