@@ -41,7 +41,7 @@ class _EpochReporter(keras.callbacks.Callback):
 
 
 def _callbacks(spec: TrainingSpec, report: EpochReport) -> tuple[list[keras.callbacks.Callback], object]:
-    callbacks: list[keras.callbacks.Callback] = [_EpochReporter(report)]
+    callbacks: list[keras.callbacks.Callback] = []
     stopping = None
     if (es := spec.fit.early_stopping) is not None:
         stopping = keras.callbacks.EarlyStopping(
@@ -62,7 +62,8 @@ def _callbacks(spec: TrainingSpec, report: EpochReport) -> tuple[list[keras.call
                 min_lr=plateau.min_lr,
             )
         )
-    return callbacks, stopping
+    # Last, so that it reports what the others added to the logs (ReduceLROnPlateau adds `learning_rate`).
+    return [*callbacks, _EpochReporter(report)], stopping
 
 
 def fit_once(
