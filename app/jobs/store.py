@@ -9,14 +9,16 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Engine, create_engine, delete, event, func, insert, select, text, update
+from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.engine import RowMapping
 
 from app.errors import ClaimLost, JobNotFound
-from app.jobs.models import Job, JobError, JobMetrics, JobStatus, ModelRef, Progress, WorkerInfo
+from app.jobs.engine import make_engine, utcnow
+from app.jobs.models import Job, JobError, JobStatus, ModelRef, Progress
+from app.jobs.rows import row_to_job
 from app.jobs.tables import job, job_epoch, metadata
 
 MAIN_FOLD = 0
@@ -25,29 +27,6 @@ MAIN_FOLD = 0
 class Claim(NamedTuple):
     status: JobStatus
     worker_id: str | None
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def make_engine(url: str) -> Engine:
-    """An engine for `url`; SQLite gets WAL and a busy timeout so that processes can share the file."""
-    if url.startswith(("postgresql://", "postgres://")):
-        url = "postgresql+psycopg://" + url.split("://", 1)[1]
-    if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True)
-    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
-
-    @event.listens_for(engine, "connect")
-    def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-        cursor = dbapi_conn.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()
-
-    return engine
 
 
 class JobStore:
@@ -303,30 +282,4 @@ class JobStore:
         for job_id, metrics in epochs:
             for name, value in metrics.items():
                 histories[job_id][name].append(value)
-        return [_row_to_job(r, histories.get(r["id"], {})) for r in rows]
-
-
-def _row_to_job(row: RowMapping, history: dict[str, list[float]]) -> Job:
-    model = ModelRef(name=row["model_name"], version=row["model_version"]) if row["model_version"] else None
-    worker = WorkerInfo(id=row["worker_id"], pid=row["worker_pid"]) if row["worker_id"] else None
-    return Job(
-        id=row["id"],
-        status=JobStatus(row["status"]),
-        model_name=row["model_name"],
-        spec=row["spec"],
-        created_at=row["created_at"],
-        started_at=row["started_at"],
-        finished_at=row["finished_at"],
-        progress=Progress(**row["progress"]),
-        metrics=JobMetrics(
-            history=dict(history),
-            final=row["final_metrics"] or {},
-            cv=row["cv"],
-            test=row["test_metrics"],
-            lr_range_test=row["lr_range_test"],
-        ),
-        model=model,
-        error=JobError(**row["error"]) if row["error"] else None,
-        attempts=row["attempts"],
-        worker=worker,
-    )
+        return [row_to_job(r, histories.get(r["id"], {})) for r in rows]
