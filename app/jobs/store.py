@@ -83,6 +83,17 @@ class JobStore:
         with self.engine.connect() as conn:
             return self._to_jobs(conn, list(conn.execute(query).mappings()))
 
+    def read_epochs(self, job_id: str) -> list[tuple[int | None, int, dict[str, float | None]]]:
+        """Every recorded epoch of a job as (fold or None for the published model, epoch, metrics), in the
+        order they were trained: cross-validation folds first, then the final model."""
+        query = (
+            select(job_epoch.c.fold, job_epoch.c.epoch, job_epoch.c.metrics)
+            .where(job_epoch.c.job_id == job_id)
+            .order_by((job_epoch.c.fold == MAIN_FOLD).asc(), job_epoch.c.fold, job_epoch.c.epoch)
+        )
+        with self.engine.connect() as conn:
+            return [(fold or None, epoch, metrics) for fold, epoch, metrics in conn.execute(query)]
+
     def count_by_status(self) -> dict[str, int]:
         """How many jobs are in each status (for metrics)."""
         with self.engine.connect() as conn:
