@@ -1,4 +1,4 @@
-"""Datasets: built-ins shipped with scikit-learn, inline data; each becomes numpy arrays plus label names."""
+"""Datasets: built-ins from scikit-learn, inline data and uploads; each becomes numpy arrays plus label names."""
 
 from app.datasets.loading import load_dataset
 from app.datasets.types import Dataset

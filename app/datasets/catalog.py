@@ -1,0 +1,124 @@
+"""DatasetCatalog: uploaded datasets on disk, `<root>/<id>/{data.npz, dataset.json}`.
+
+A dataset is written into `<root>/.staging/<hex>` and renamed into place, so a reader (the API, a worker's child)
+sees a whole dataset or none; deleting renames it out of sight before removing it. Ids are uuid4 strings, checked
+against a uuid pattern before they become paths, so that no request can reach outside the root.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from app.datasets.models import DatasetInfo
+from app.datasets.types import Dataset
+from app.errors import DatasetNotFound
+
+ID_PATTERN = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+ARRAYS = "data.npz"
+METADATA = "dataset.json"
+STAGING = ".staging"
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_durably(path: Path, write: Any) -> None:
+    with path.open("wb") as f:
+        write(f)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+class DatasetCatalog:
+    """Uploaded datasets in a directory on a local (or shared) filesystem."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    @contextmanager
+    def staging(self) -> Iterator[Path]:
+        """A fresh folder on the catalog's filesystem (so a rename can publish it), removed afterwards."""
+        path = self.root / STAGING / uuid.uuid4().hex
+        path.mkdir(parents=True)
+        try:
+            yield path
+        finally:
+            shutil.rmtree(path, ignore_errors=True)
+
+    def publish(self, data: Dataset, **extra: Any) -> DatasetInfo:
+        """Store `data` under a new id, atomically; `extra` are the record's upload-specific fields."""
+        info = DatasetInfo(
+            id=str(uuid.uuid4()),
+            name=data.name,
+            rows=data.rows,
+            feature_shape=data.feature_shape,
+            task=data.task,
+            classes=data.classes,
+            sha256=data.sha256,
+            created_at=datetime.now(UTC),
+            **extra,
+        )
+        with self.staging() as staged:
+            _write_durably(staged / ARRAYS, lambda f: np.savez(f, x=data.x, y=data.y))
+            _write_durably(staged / METADATA, lambda f: f.write(info.model_dump_json(indent=2).encode()))
+            os.rename(staged, self.root / info.id)
+        _fsync_dir(self.root)
+        return info
+
+    def list_datasets(self) -> list[DatasetInfo]:
+        """Every complete dataset, newest first."""
+        if not self.root.is_dir():
+            return []
+        infos = [
+            self._read_info(path)
+            for path in self.root.iterdir()
+            if ID_PATTERN.fullmatch(path.name) and (path / METADATA).is_file()
+        ]
+        return sorted(infos, key=lambda info: (info.created_at, info.id), reverse=True)
+
+    def read(self, dataset_id: str) -> DatasetInfo:
+        path = self._folder(dataset_id)
+        if not (path / METADATA).is_file():
+            raise DatasetNotFound(f"no dataset with id {dataset_id!r}")
+        return self._read_info(path)
+
+    def load(self, dataset_id: str) -> Dataset:
+        """The stored arrays as a Dataset (x float32; y int64 class indices or float32 targets)."""
+        info = self.read(dataset_id)
+        with np.load(self._folder(dataset_id) / ARRAYS, allow_pickle=False) as arrays:
+            x, y = arrays["x"], arrays["y"]
+        return Dataset(info.name, x, y, info.task, info.classes)
+
+    def delete(self, dataset_id: str) -> None:
+        path = self._folder(dataset_id)
+        trash = self.root / STAGING / f"deleted-{uuid.uuid4().hex}"
+        trash.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.rename(path, trash)
+        except FileNotFoundError as exc:
+            raise DatasetNotFound(f"no dataset with id {dataset_id!r}") from exc
+        shutil.rmtree(trash, ignore_errors=True)
+
+    def _folder(self, dataset_id: str) -> Path:
+        if not ID_PATTERN.fullmatch(dataset_id):
+            raise DatasetNotFound(f"no dataset with id {dataset_id!r}")
+        return self.root / dataset_id
+
+    @staticmethod
+    def _read_info(path: Path) -> DatasetInfo:
+        return DatasetInfo.model_validate_json((path / METADATA).read_bytes())

@@ -1,0 +1,72 @@
+"""NPZ uploads: array `x` (rows first, numbers) and array `y` (class labels or regression targets).
+
+Read with `allow_pickle=False`, so an object array is refused and a crafted file can never run code here; the
+members' sizes are read from the zip directory before anything is decompressed, so a small archive cannot expand
+without bound.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from app.datasets.checks import check_finite_array, rejected
+from app.datasets.targets import encode_targets
+from app.datasets.types import Dataset, Task
+from app.errors import TooLarge
+
+NUMBER_KINDS = "biuf"
+LABEL_KINDS = "biufUS"
+
+
+def npz_dataset(path: Path, name: str, task: Task | None, max_bytes: int) -> Dataset:
+    _check_archive(path, max_bytes)
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise rejected(f"cannot read the file as .npz: {exc}") from exc
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise rejected("the file is a single .npy array, not an .npz archive holding arrays 'x' and 'y'")
+    with archive:
+        if not {"x", "y"} <= set(archive.files):
+            raise rejected(f"an .npz upload must hold arrays 'x' and 'y'; this one holds {sorted(archive.files)}")
+        x, y = _array(archive, "x"), _array(archive, "y")
+    x = _features(x)
+    if y.ndim == 0 or y.shape[0] != x.shape[0]:
+        raise rejected(f"array 'y' must have one entry per row of 'x' ({x.shape[0]}); got shape {list(y.shape)}", "y")
+    if y.dtype.kind not in LABEL_KINDS:
+        raise rejected(f"array 'y' must hold numbers, booleans or strings; its dtype is {y.dtype}", "y")
+    y, task, classes = encode_targets(y, task, "array 'y'", "y")
+    return Dataset(name, x, y, task, classes)
+
+
+def _check_archive(path: Path, max_bytes: int) -> None:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            expanded = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise rejected(f"the file is not an .npz (zip) archive: {exc}") from exc
+    if expanded > max_bytes:
+        raise TooLarge(f"the .npz archive expands to {expanded} bytes, more than {max_bytes} accepted")
+
+
+def _array(archive: np.lib.npyio.NpzFile, key: str) -> np.ndarray:
+    try:
+        return archive[key]
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        msg = f"cannot read array {key!r} ({exc}); arrays must hold numbers or strings, never Python objects"
+        raise rejected(msg, key) from exc
+
+
+def _features(x: np.ndarray) -> np.ndarray:
+    if x.dtype.kind not in NUMBER_KINDS:
+        raise rejected(f"array 'x' must hold numbers; its dtype is {x.dtype}", "x")
+    if x.ndim < 2 or x.shape[0] == 0:
+        msg = f"array 'x' must have one row per example and at least one feature axis; got shape {list(x.shape)}"
+        raise rejected(msg, "x")
+    with np.errstate(over="ignore"):  # out-of-range values become inf, reported next
+        features = x.astype(np.float32)
+    check_finite_array(features, "x")
+    return features

@@ -1,0 +1,118 @@
+"""CSV and Parquet uploads: one column (`target`) holds the labels, every other column is a numeric feature.
+
+Feature columns must hold numbers (booleans count as 0 and 1) that are finite; each problem names the column and
+the first row where it shows, for all columns at once, so that a file can be fixed in one go.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from app.datasets.checks import nonfinite_columns, rejected, rejected_all
+from app.datasets.targets import encode_targets
+from app.datasets.types import Dataset, Task
+from app.errors import InvalidUpload, TooLarge
+
+TableFormat = Literal["csv", "parquet"]
+FORMAT_NAMES: dict[TableFormat, str] = {"csv": "CSV", "parquet": "Parquet"}
+
+
+def read_table(path: Path, fmt: TableFormat, max_bytes: int) -> pd.DataFrame:
+    """The file as a DataFrame with string column names; 422 when it cannot be read as `fmt`."""
+    try:
+        if fmt == "csv":
+            frame = pd.read_csv(path, low_memory=False)
+        else:
+            _check_parquet_size(path, max_bytes)
+            frame = pd.read_parquet(path, engine="pyarrow")
+    except (ValueError, OSError, pa.ArrowException) as exc:
+        raise rejected(f"cannot read the file as {FORMAT_NAMES[fmt]}: {exc}") from exc
+    frame.columns = [str(c) for c in frame.columns]
+    return frame
+
+
+def _check_parquet_size(path: Path, max_bytes: int) -> None:
+    """Parquet is encoded and compressed (a column of zeros takes a few bytes): from the footer alone, refuse a
+    file whose cells, at 8 bytes each in memory, would take more than `max_bytes`."""
+    meta = pq.ParquetFile(path).metadata
+    expanded = meta.num_rows * meta.num_columns * 8
+    if expanded > max_bytes:
+        raise TooLarge(
+            f"the Parquet file holds {meta.num_rows} rows of {meta.num_columns} columns, about {expanded} bytes "
+            f"in memory, more than the {max_bytes} accepted"
+        )
+
+
+def table_dataset(frame: pd.DataFrame, name: str, target: str | None, task: Task | None) -> tuple[Dataset, list[str]]:
+    """The Dataset and the feature column names, in the order the model will expect them."""
+    columns = list(frame.columns)
+    target = _target_column(columns, target)
+    features = [c for c in columns if c != target]
+    if frame.shape[0] == 0:
+        raise rejected("the file has no data rows")
+    if not features:
+        raise rejected(f"the file has no feature columns besides the target column {target!r}")
+    x = _features(frame, features)
+    column = frame[target]
+    missing = np.flatnonzero(column.isna().to_numpy())
+    if missing.size:
+        raise rejected(f"target column {target!r} has no value in row {int(missing[0])}", target, int(missing[0]))
+    y, task, classes = encode_targets(_target_values(column), task, f"target column {target!r}", target)
+    return Dataset(name, x, y, task, classes), features
+
+
+def _target_column(columns: list[str], target: str | None) -> str:
+    if len(set(columns)) != len(columns):
+        duplicated = sorted({c for c in columns if columns.count(c) > 1})
+        raise rejected(f"column names must be unique; repeated: {duplicated}")
+    if not target or target not in columns:
+        msg = (
+            f"no target column {target!r}" if target else "form field 'target' (the label column) is required"
+        ) + f"; the file's columns are {columns}"
+        raise InvalidUpload(msg, errors=[{"loc": ["target"], "msg": msg}])
+    return target
+
+
+def _features(frame: pd.DataFrame, features: list[str]) -> np.ndarray:
+    problems = [_non_numeric(frame[c], c) for c in features if not _is_numeric(frame[c])]
+    if problems:
+        raise rejected_all(problems)
+    with np.errstate(over="ignore", invalid="ignore"):  # out-of-range values become inf, reported below
+        x = frame[features].to_numpy(dtype=np.float32, na_value=np.nan)
+    error = nonfinite_columns(x, features)
+    if error is not None:
+        raise error
+    return x
+
+
+def _is_numeric(column: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_complex_dtype(column)
+
+
+def _non_numeric(column: pd.Series, name: str) -> tuple[str, list[str | int]]:
+    """Name the first cell that is not a number, or the column's type when no single cell is to blame."""
+    try:
+        bad = (pd.to_numeric(column, errors="coerce").isna() & column.notna()).to_numpy()
+    except (TypeError, ValueError):
+        bad = np.zeros(len(column), dtype=bool)
+    if bad.any():
+        row = int(np.argmax(bad))
+        return f"feature column {name!r} is not numeric: row {row} holds {column.iloc[row]!r}", [name, row]
+    return f"feature column {name!r} holds {column.dtype} values, not numbers", [name]
+
+
+def _target_values(column: pd.Series) -> np.ndarray:
+    """Numbers and booleans keep their dtype (it decides the task); anything else becomes text labels."""
+    if pd.api.types.is_bool_dtype(column):
+        return column.to_numpy(dtype=bool)
+    if pd.api.types.is_integer_dtype(column):
+        return column.to_numpy(dtype=np.int64)
+    if pd.api.types.is_float_dtype(column):
+        return column.to_numpy(dtype=np.float64)
+    return column.astype(str).to_numpy(dtype=str)
