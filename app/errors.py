@@ -92,6 +92,13 @@ class DatasetUnavailable(Invalid):
     title = "Dataset unavailable"
 
 
+class InvalidUpload(Invalid):
+    """The uploaded dataset cannot be used."""
+
+    code = "invalid_upload"
+    title = "Invalid dataset upload"
+
+
 class Conflict(MaasError):
     """The resource is in a state that does not allow this."""
 
@@ -103,6 +110,33 @@ class ClaimLost(Conflict):
     """The job is no longer running under this worker (cancelled, or requeued and claimed by another)."""
 
     code = "claim_lost"
+
+
+class DatasetInUse(Conflict):
+    """A queued or running job uses this dataset."""
+
+    code = "dataset_in_use"
+
+
+class MalformedBody(MaasError):
+    """The request body cannot be parsed."""
+
+    code = "malformed_body"
+    title = "Malformed request body"
+
+
+class TooLarge(MaasError):
+    """The upload or request is larger than this service accepts."""
+
+    code = "too_large"
+    title = "Request too large"
+
+
+class QueueFull(MaasError):
+    """Too many jobs are queued; try again later."""
+
+    code = "queue_full"
+    title = "Queue full"
 
 
 class NotReady(MaasError):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -25,6 +25,15 @@ class Settings(BaseSettings):
     prewarm: bool = Field(True, description="Keep one idle child with TensorFlow imported, ready for a job.")
     model_cache: int = Field(4, ge=1, description="Loaded model versions kept in memory (LRU).")
     max_params: int = Field(20_000_000, ge=1, description="Largest model (parameter count) a spec may ask for.")
+    job_timeout_s: float | None = Field(None, gt=0, description="Longest a job may run; unset = no limit.")
+    max_retries: int = Field(2, ge=0, le=20, description="Reruns of a job whose worker or process died.")
+    shutdown_grace_s: float = Field(10.0, ge=0, description="On SIGTERM, how long running jobs may finish.")
+    max_queued: int = Field(100, ge=1, description="Queued jobs beyond which POST /train answers 429.")
+    max_request_mb: float = Field(10.0, gt=0, description="Largest request body (uploads: MAAS_MAX_UPLOAD_MB).")
+    max_instances: int = Field(10_000, ge=1, description="Most rows one prediction request may send.")
+    api_keys: SecretStr | None = Field(
+        None, description="Comma-separated KEY:ROLE pairs (roles: admin, predict); unset = no auth."
+    )
     max_upload_mb: float = Field(100.0, gt=0, description="Largest dataset upload, in MiB.")
     batch_max_size: int = Field(64, ge=1, description="Most rows merged into one model call by the batcher.")
     batch_max_delay_ms: float = Field(2.0, ge=0, description="Longest a request waits for batch-mates.")
@@ -45,6 +54,11 @@ class Settings(BaseSettings):
     @property
     def resolved_registry_dir(self) -> Path:
         return (self.registry_dir or self.data_dir / "registry").resolve()
+
+    @property
+    def jobs_dir(self) -> Path:
+        """Per-job working files: checkpoints and TensorBoard logs."""
+        return (self.data_dir / "jobs").resolve()
 
     @property
     def datasets_dir(self) -> Path:

@@ -22,6 +22,9 @@ STATUS_BY_ERROR: dict[type[errors.MaasError], int] = {
     errors.Invalid: 422,
     errors.Conflict: 409,
     errors.NotReady: 503,
+    errors.MalformedBody: 400,
+    errors.TooLarge: 413,
+    errors.QueueFull: 429,
 }
 
 HTTP_TITLES = {400: "Malformed request", 404: "Not found", 405: "Method not allowed", 413: "Request too large"}

@@ -84,4 +84,5 @@ class Job(BaseModel):
     model: ModelRef | None = None
     error: JobError | None = None
     attempts: int = 0
+    resumed_from: Progress | None = None
     worker: WorkerInfo | None = None

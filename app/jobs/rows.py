@@ -29,5 +29,6 @@ def row_to_job(row: RowMapping, history: dict[str, list[float]]) -> Job:
         model=model,
         error=JobError(**row["error"]) if row["error"] else None,
         attempts=row["attempts"],
+        resumed_from=Progress(**row["resumed_from"]) if row["resumed_from"] else None,
         worker=worker,
     )

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from app.datasets import load_dataset
-from app.jobs.models import Job
+from app.errors import QueueFull
+from app.jobs.models import Job, JobStatus
 from app.jobs.store import JobStore
 from app.settings import Settings
 from app.training.spec import TrainingSpec
@@ -11,8 +12,13 @@ from app.training.validate import validate_spec
 
 
 def submit_job(store: JobStore, spec: TrainingSpec, settings: Settings) -> Job:
-    """Queue `spec` as a job, or raise InvalidSpec (nothing queued) if it does not fit its dataset."""
+    """Queue `spec` as a job, or raise InvalidSpec (nothing queued) if it does not fit its dataset, or
+    QueueFull when MAAS_MAX_QUEUED jobs already wait."""
+    queued = store.count_by_status().get(JobStatus.QUEUED.value, 0)
+    if queued >= settings.max_queued:
+        raise QueueFull(f"{queued} jobs are queued, the most this service holds (MAAS_MAX_QUEUED); retry later")
     data = load_dataset(spec.dataset, settings.datasets_dir)
     validation = spec.fit.validation_data and load_dataset(spec.fit.validation_data, settings.datasets_dir)
     validate_spec(spec, data, settings.max_params, validation)
-    return store.create_job(spec.model_name, spec.model_dump(mode="json", exclude_none=True), spec.fit.epochs)
+    retries = spec.max_retries if spec.max_retries is not None else settings.max_retries
+    return store.create_job(spec.model_name, spec.model_dump(mode="json", exclude_none=True), spec.fit.epochs, retries)

@@ -12,16 +12,15 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.engine import RowMapping
 
-from app.errors import ClaimLost, JobNotFound
+from app.errors import JobNotFound
 from app.jobs.engine import make_engine, utcnow
-from app.jobs.models import Job, JobError, JobStatus, ModelRef, Progress
+from app.jobs.models import Job, JobStatus, Progress
+from app.jobs.progress import ProgressWrites
 from app.jobs.rows import row_to_job
-from app.jobs.tables import job, job_epoch, metadata
-
-MAIN_FOLD = 0
+from app.jobs.tables import MAIN_FOLD, job, job_epoch, metadata
 
 
 class Claim(NamedTuple):
@@ -29,7 +28,7 @@ class Claim(NamedTuple):
     worker_id: str | None
 
 
-class JobStore:
+class JobStore(ProgressWrites):
     """All reads and writes of jobs and their epochs."""
 
     def __init__(self, url: str) -> None:
@@ -45,7 +44,7 @@ class JobStore:
 
     # --- API side -------------------------------------------------------------------------------------
 
-    def create_job(self, model_name: str, spec: dict[str, Any], epochs: int) -> Job:
+    def create_job(self, model_name: str, spec: dict[str, Any], epochs: int, max_retries: int = 0) -> Job:
         job_id = str(uuid.uuid4())
         row = {
             "id": job_id,
@@ -54,6 +53,7 @@ class JobStore:
             "spec": spec,
             "created_at": utcnow(),
             "attempts": 0,
+            "max_retries": max_retries,
             "progress": Progress(epochs=epochs).model_dump(),
         }
         with self.engine.begin() as conn:
@@ -161,23 +161,36 @@ class JobStore:
             rows = conn.execute(select(job.c.id, job.c.status, job.c.worker_id).where(job.c.id.in_(ids)))
             return {job_id: Claim(JobStatus(status), worker_id) for job_id, status, worker_id in rows}
 
-    def requeue_stale(self, stale_before: datetime) -> list[str]:
-        """Put running jobs whose heartbeat is older than `stale_before` back in the queue."""
-        stale = select(job.c.id).where(job.c.status == JobStatus.RUNNING.value, job.c.heartbeat_at < stale_before)
+    def requeue_stale(self, stale_before: datetime) -> tuple[list[str], list[str]]:
+        """Running jobs whose heartbeat is older than `stale_before` (their worker died): requeue those with
+        retries left, fail the others. Returns (requeued ids, failed ids)."""
+        stale = select(job.c.id, job.c.attempts, job.c.max_retries).where(
+            job.c.status == JobStatus.RUNNING.value, job.c.heartbeat_at < stale_before
+        )
         with self.engine.connect() as conn:
-            ids = list(conn.execute(stale).scalars())
-        return [
-            job_id
-            for job_id in ids
-            if self._set_status(
+            rows = list(conn.execute(stale))
+        requeued, failed = [], []
+        for job_id, attempts, max_retries in rows:
+            if attempts <= max_retries:
+                if self._set_status(
+                    job_id,
+                    JobStatus.QUEUED,
+                    (JobStatus.RUNNING,),
+                    extra_where=job.c.heartbeat_at < stale_before,
+                    worker_id=None,
+                    worker_pid=None,
+                ):
+                    requeued.append(job_id)
+            elif self._set_status(
                 job_id,
-                JobStatus.QUEUED,
+                JobStatus.FAILED,
                 (JobStatus.RUNNING,),
-                worker_id=None,
-                worker_pid=None,
                 extra_where=job.c.heartbeat_at < stale_before,
-            )
-        ]
+                finished_at=utcnow(),
+                error=_lost(attempts),
+            ):
+                failed.append(job_id)
+        return requeued, failed
 
     def requeue(self, job_id: str, worker_id: str) -> bool:
         """Give a running job back to the queue (its worker is shutting down)."""
@@ -190,96 +203,7 @@ class JobStore:
             worker_pid=None,
         )
 
-    def start_attempt(self, job_id: str, worker_id: str, epochs: int) -> None:
-        """Begin training from scratch: forget what an earlier, interrupted attempt recorded."""
-        with self.engine.begin() as conn:
-            self._update_owned(
-                conn, job_id, worker_id, progress=Progress(epochs=epochs).model_dump(), cv=None, lr_range_test=None
-            )
-            conn.execute(delete(job_epoch).where(job_epoch.c.job_id == job_id))
-
-    def record_epoch(
-        self,
-        job_id: str,
-        worker_id: str,
-        epoch: int,
-        epochs: int,
-        metrics: dict[str, float | None],
-        fold: int | None = None,
-        folds: int | None = None,
-    ) -> None:
-        """Store one finished epoch (1-based) and advance the job's progress; ClaimLost if it is not ours."""
-        progress = Progress(epoch=epoch, epochs=epochs, fold=fold, folds=folds).model_dump()
-        fold_key = fold or MAIN_FOLD
-        with self.engine.begin() as conn:
-            self._update_owned(conn, job_id, worker_id, progress=progress, heartbeat_at=utcnow())
-            conn.execute(
-                delete(job_epoch).where(
-                    job_epoch.c.job_id == job_id, job_epoch.c.fold == fold_key, job_epoch.c.epoch == epoch
-                )
-            )
-            conn.execute(insert(job_epoch).values(job_id=job_id, fold=fold_key, epoch=epoch, metrics=metrics))
-
-    def record_details(self, job_id: str, worker_id: str, **details: dict[str, Any]) -> None:
-        """Store a finished phase's results on the job: `cv=` or `lr_range_test=`."""
-        assert set(details) <= {"cv", "lr_range_test"}, details
-        with self.engine.begin() as conn:
-            self._update_owned(conn, job_id, worker_id, **details)
-
-    def succeed(
-        self,
-        job_id: str,
-        worker_id: str,
-        model: ModelRef,
-        final: dict[str, float | None],
-        test: dict[str, float | None] | None = None,
-    ) -> bool:
-        return self._set_status(
-            job_id,
-            JobStatus.SUCCEEDED,
-            (JobStatus.RUNNING,),
-            extra_where=job.c.worker_id == worker_id,
-            finished_at=utcnow(),
-            model_version=model.version,
-            final_metrics=final,
-            test_metrics=test,
-        )
-
-    def fail(self, job_id: str, worker_id: str, error: JobError) -> bool:
-        return self._set_status(
-            job_id,
-            JobStatus.FAILED,
-            (JobStatus.RUNNING,),
-            extra_where=job.c.worker_id == worker_id,
-            finished_at=utcnow(),
-            error=error.model_dump(),
-        )
-
     # --- helpers --------------------------------------------------------------------------------------
-
-    def _set_status(
-        self,
-        job_id: str,
-        new: JobStatus,
-        expected: tuple[JobStatus, ...],
-        extra_where: Any = None,
-        **values: Any,
-    ) -> bool:
-        """Compare-and-set the status; True when this call made the change."""
-        query = update(job).where(job.c.id == job_id, job.c.status.in_([s.value for s in expected]))
-        if extra_where is not None:
-            query = query.where(extra_where)
-        with self.engine.begin() as conn:
-            return conn.execute(query.values(status=new.value, **values)).rowcount == 1
-
-    @staticmethod
-    def _update_owned(conn: Any, job_id: str, worker_id: str, **values: Any) -> None:
-        """Update a job only while it runs under `worker_id`, inside the caller's transaction."""
-        owned = update(job).where(
-            job.c.id == job_id, job.c.status == JobStatus.RUNNING.value, job.c.worker_id == worker_id
-        )
-        if conn.execute(owned.values(**values)).rowcount != 1:
-            raise ClaimLost(f"job {job_id} is no longer running under worker {worker_id}")
 
     def _to_jobs(self, conn: Any, rows: list[RowMapping]) -> list[Job]:
         if not rows:
@@ -294,3 +218,8 @@ class JobStore:
             for name, value in metrics.items():
                 histories[job_id][name].append(value)
         return [row_to_job(r, histories.get(r["id"], {})) for r in rows]
+
+
+def _lost(attempts: int) -> dict[str, str]:
+    message = f"the job's worker stopped responding {attempts} time(s); no retries left"
+    return {"type": "WorkerLost", "message": message}

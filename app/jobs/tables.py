@@ -22,6 +22,8 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+MAIN_FOLD = 0  # job_epoch.fold of the model that gets published; 1..k are cross-validation folds
+
 metadata = MetaData()
 
 job = Table(
@@ -38,6 +40,8 @@ job = Table(
     Column("worker_id", String(128)),
     Column("worker_pid", Integer),
     Column("attempts", Integer, nullable=False, default=0),
+    Column("max_retries", Integer, nullable=False, default=0),
+    Column("resumed_from", JSON),
     Column("progress", JSON, nullable=False),
     Column("final_metrics", JSON),
     Column("cv", JSON),

@@ -1,17 +1,21 @@
-"""Fit one compiled model, reporting each finished epoch as it happens."""
+"""Fit one model for one phase of a job, reporting and checkpointing each finished epoch as it happens."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import keras
 import numpy as np
 
+from app.training.batches import EpochBatches
+from app.training.checkpoints import Checkpoints
 from app.training.spec import TrainingSpec
 
 Logs = dict[str, float | None]
+History = dict[str, list[float | None]]
 EpochReport = Callable[[int, Logs], None]
 XY = tuple[np.ndarray, np.ndarray]
 
@@ -19,9 +23,22 @@ XY = tuple[np.ndarray, np.ndarray]
 @dataclass
 class FitResult:
     model: keras.Model
-    history: dict[str, list[float | None]]
+    history: History
     final: Logs
     epochs_run: int  # epochs until the kept weights (the best epoch when early stopping restores it)
+
+
+@dataclass
+class Phase:
+    """One model's training inside a job: a cross-validation fold (`fold-2`) or the published model (`final`)."""
+
+    name: str
+    epochs: int
+    report: EpochReport
+    shuffle_seed: int
+    checkpoints: Checkpoints | None = None
+    on_resume: Callable[[int], None] = field(default=lambda _epoch: None)
+    tensorboard_dir: Path | None = None
 
 
 def clean(logs: dict[str, float]) -> Logs:
@@ -29,29 +46,42 @@ def clean(logs: dict[str, float]) -> Logs:
     return {k: float(v) if math.isfinite(float(v)) else None for k, v in logs.items()}
 
 
-class _EpochReporter(keras.callbacks.Callback):
-    """Hands each epoch's logs (1-based epoch) to the job store as soon as the epoch ends."""
+class _Recorder(keras.callbacks.Callback):
+    """After each epoch: add it to the history, report it to the job, then checkpoint the model.
 
-    def __init__(self, report: EpochReport) -> None:
+    Reporting before checkpointing means a crash in between re-runs (and re-reports) that epoch: the store
+    overwrites it, so the history has no gap and no double.
+    """
+
+    def __init__(self, phase: Phase, history: History) -> None:
         super().__init__()
-        self._report = report
+        self.phase, self.history = phase, history
 
     def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
-        self._report(epoch + 1, clean(logs or {}))
+        values = clean(logs or {})
+        for name, value in values.items():
+            self.history.setdefault(name, []).append(value)
+        self.phase.report(epoch + 1, values)
+        if self.phase.checkpoints is not None:
+            self.phase.checkpoints.save(self.phase.name, self.model, epoch + 1, self.history)
 
 
-def _callbacks(spec: TrainingSpec, report: EpochReport) -> tuple[list[keras.callbacks.Callback], object]:
+def _callbacks(spec: TrainingSpec, phase: Phase) -> list[keras.callbacks.Callback]:
     callbacks: list[keras.callbacks.Callback] = []
-    stopping = None
-    if (es := spec.fit.early_stopping) is not None:
-        stopping = keras.callbacks.EarlyStopping(
-            monitor=es.monitor,
-            patience=es.patience,
-            min_delta=es.min_delta,
-            mode=es.mode,
-            restore_best_weights=es.restore_best_weights,
+    if phase.tensorboard_dir is not None:
+        callbacks.append(
+            keras.callbacks.TensorBoard(log_dir=str(phase.tensorboard_dir), write_graph=False, profile_batch=0)
         )
-        callbacks.append(stopping)
+    if (es := spec.fit.early_stopping) is not None:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor=es.monitor,
+                patience=es.patience,
+                min_delta=es.min_delta,
+                mode=es.mode,
+                restore_best_weights=es.restore_best_weights,
+            )
+        )
     if (plateau := spec.fit.reduce_lr_on_plateau) is not None:
         callbacks.append(
             keras.callbacks.ReduceLROnPlateau(
@@ -62,26 +92,35 @@ def _callbacks(spec: TrainingSpec, report: EpochReport) -> tuple[list[keras.call
                 min_lr=plateau.min_lr,
             )
         )
-    # Last, so that it reports what the others added to the logs (ReduceLROnPlateau adds `learning_rate`).
-    return [*callbacks, _EpochReporter(report)], stopping
+    return callbacks
+
+
+def _kept_epoch(callbacks: list[keras.callbacks.Callback], epochs_done: int) -> int:
+    """Index of the epoch whose weights the model holds: the best one if early stopping restored it."""
+    for callback in callbacks:
+        if isinstance(callback, keras.callbacks.EarlyStopping) and callback.restore_best_weights:
+            if callback.best_epoch is not None and callback.best_weights is not None:
+                return min(int(callback.best_epoch), epochs_done - 1)
+    return epochs_done - 1
 
 
 def fit_once(
-    model: keras.Model, spec: TrainingSpec, train: XY, validation: XY | None, epochs: int, report: EpochReport
+    make_model: Callable[[], keras.Model], spec: TrainingSpec, train: XY, validation: XY | None, phase: Phase
 ) -> FitResult:
-    callbacks, stopping = _callbacks(spec, report)
-    result = model.fit(
-        *train,
-        validation_data=validation,
-        epochs=epochs,
-        batch_size=spec.fit.batch_size,
-        shuffle=spec.fit.shuffle,
-        callbacks=callbacks,
-        verbose=0,
+    """Train a fresh model, or resume the phase's checkpoint, up to `phase.epochs`."""
+    resumed = phase.checkpoints.load(phase.name) if phase.checkpoints is not None else None
+    if resumed is not None:
+        model, start, history = resumed
+        phase.on_resume(start)
+    else:
+        model, start, history = make_model(), 0, {}
+    callbacks = _callbacks(spec, phase)
+    # The recorder goes last, so that it sees what the others added to the logs (e.g. `learning_rate`).
+    callbacks.append(_Recorder(phase, history))
+    batches = EpochBatches(*train, spec.fit.batch_size, phase.shuffle_seed, start, spec.fit.shuffle)
+    model.fit(
+        batches, validation_data=validation, epochs=phase.epochs, initial_epoch=start, callbacks=callbacks, verbose=0
     )
-    history = {k: [clean({k: v})[k] for v in values] for k, values in result.history.items()}
-    best = len(next(iter(history.values()))) - 1
-    if isinstance(stopping, keras.callbacks.EarlyStopping) and stopping.restore_best_weights:
-        if stopping.best_epoch is not None:
-            best = min(int(stopping.best_epoch), best)
-    return FitResult(model, history, {k: values[best] for k, values in history.items()}, best + 1)
+    epochs_done = len(next(iter(history.values()), []))
+    kept = _kept_epoch(callbacks, epochs_done)
+    return FitResult(model, history, {k: values[kept] for k, values in history.items()}, kept + 1)

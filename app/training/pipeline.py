@@ -1,28 +1,36 @@
 """The whole training run of one spec: held-out test rows, the LR range test, cross-validation, the final fit.
 
 Everything that happens is told to a `Reporter` (the worker child writes it to the job store) as it happens.
+With `Checkpoints`, every finished epoch and phase is saved, and a rerun of the same job picks up from there.
 """
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from statistics import mean, median, pstdev
-from typing import Any, Protocol
+from typing import Any
 
 import keras
 import numpy as np
 
 from app.datasets.types import Dataset
 from app.training.build import build_model, seed_everything
+from app.training.checkpoints import Checkpoints
 from app.training.data import Arrays, arrays_for, folds, holdout
-from app.training.fit import FitResult, Logs, fit_once
+from app.training.fit import FitResult, Logs, Phase, fit_once
 from app.training.lr_range import lr_range_test
 from app.training.spec import TrainingSpec
 
 
-class Reporter(Protocol):
+class Reporter:
+    """Receives what training does as it happens; this base ignores it all (training outside a job)."""
+
     def epoch(self, epoch: int, epochs: int, logs: Logs, fold: int | None, folds: int | None) -> None: ...
+
+    def resumed(self, fold: int | None, epoch: int) -> None: ...
 
     def lr_range(self, curve: dict[str, Any]) -> None: ...
 
@@ -40,86 +48,128 @@ class Outcome:
     lr_range: dict[str, Any] | None = None
 
 
-ModelFactory = Callable[[Any, np.ndarray], keras.Model]
+@dataclass
+class _Run:
+    spec: TrainingSpec
+    data: Dataset
+    reporter: Reporter
+    checkpoints: Checkpoints | None
+    shuffle_seed: int
+    tensorboard_dir: Path | None
+
+    def model_factory(self, learning_rate: Any, train_x: np.ndarray) -> Callable[[], keras.Model]:
+        normalize_on = train_x if self.spec.preprocessing.normalize else None
+        return lambda: build_model(self.spec, self.data.feature_shape, learning_rate, normalize_on)
+
+    def phase(self, name: str, epochs: int, fold: int | None, folds_count: int | None) -> Phase:
+        return Phase(
+            name=name,
+            epochs=epochs,
+            report=lambda epoch, logs: self.reporter.epoch(epoch, epochs, logs, fold, folds_count),
+            shuffle_seed=self.shuffle_seed,
+            checkpoints=self.checkpoints,
+            on_resume=lambda epoch: self.reporter.resumed(fold, epoch),
+            tensorboard_dir=self.tensorboard_dir / name if self.tensorboard_dir is not None else None,
+        )
+
+    def remembered(self, key: str) -> Any:
+        return self.checkpoints.state().get(key) if self.checkpoints is not None else None
+
+    def remember(self, key: str, value: Any) -> None:
+        if self.checkpoints is not None:
+            self.checkpoints.remember(key, value)
 
 
-def _factory(spec: TrainingSpec, data: Dataset) -> ModelFactory:
-    def make(learning_rate: Any, train_x: np.ndarray) -> keras.Model:
-        normalize_on = train_x if spec.preprocessing.normalize else None
-        return build_model(spec, data.feature_shape, learning_rate, normalize_on)
-
-    return make
-
-
-def _summarize(fold_results: list[FitResult]) -> dict[str, Any]:
-    names = [k for k in fold_results[0].final if all(r.final.get(k) is not None for r in fold_results)]
+def _summarize(folds_done: list[dict[str, Any]]) -> dict[str, Any]:
+    names = [k for k in folds_done[0]["metrics"] if all(f["metrics"].get(k) is not None for f in folds_done)]
     return {
-        "folds": [
-            {"fold": i, "metrics": r.final, "history": r.history, "epochs": r.epochs_run}
-            for i, r in enumerate(fold_results, start=1)
-        ],
-        "mean": {k: mean(r.final[k] for r in fold_results) for k in names},
-        "std": {k: pstdev(r.final[k] for r in fold_results) for k in names},
+        "folds": folds_done,
+        "mean": {k: mean(f["metrics"][k] for f in folds_done) for k in names},
+        "std": {k: pstdev(f["metrics"][k] for f in folds_done) for k in names},
     }
 
 
-def _cross_validate(
-    spec: TrainingSpec, data: Dataset, train: Arrays, rate: Any, make: ModelFactory, reporter: Reporter
-) -> tuple[dict[str, Any], int]:
+def _cross_validate(run: _Run, train: Arrays, rate: Any) -> tuple[dict[str, Any], int]:
     """k folds, each a fresh model; returns the summary and the epochs the final model should train."""
+    spec = run.spec
     assert spec.cross_validation is not None
     k = spec.cross_validation.folds
-    results = []
-    for i, (rows, held) in enumerate(folds(train, k, spec.cross_validation.stratified, spec.seed, data.task), 1):
+    done: list[dict[str, Any]] = run.remembered("folds") or []
+    splits = folds(train, k, spec.cross_validation.stratified, spec.seed, run.data.task)
+    for i, (rows, held) in enumerate(splits, start=1):
+        if i <= len(done):
+            continue  # finished before an interruption
         fold_train, fold_val = train.take(rows), train.take(held)
-
-        def report(epoch: int, logs: Logs, fold: int = i) -> None:
-            reporter.epoch(epoch, spec.fit.epochs, logs, fold, k)
-
-        results.append(fit_once(make(rate, fold_train.x), spec, fold_train.xy, fold_val.xy, spec.fit.epochs, report))
-    cv = _summarize(results)
-    reporter.cross_validation(cv)
+        phase = run.phase(f"fold-{i}", spec.fit.epochs, i, k)
+        result = fit_once(run.model_factory(rate, fold_train.x), spec, fold_train.xy, fold_val.xy, phase)
+        done.append({"fold": i, "metrics": result.final, "history": result.history, "epochs": result.epochs_run})
+        run.remember("folds", done)
+    cv = _summarize(done)
+    run.reporter.cross_validation(cv)
     # Early stopping needs validation data the final fit does not have: train as long as the folds did.
-    epochs = int(median(r.epochs_run for r in results)) if spec.fit.early_stopping else spec.fit.epochs
+    epochs = int(median(f["epochs"] for f in done)) if spec.fit.early_stopping else spec.fit.epochs
     return cv, epochs
 
 
-def train(spec: TrainingSpec, data: Dataset, validation_data: Dataset | None, reporter: Reporter) -> Outcome:
-    seed_everything(spec.seed)
+def _split(
+    spec: TrainingSpec, data: Dataset, validation_data: Dataset | None
+) -> tuple[Arrays, Arrays | None, Arrays | None]:
+    """(train, validation, test) rows: test held out first, then validation by split or a second dataset."""
     loss = spec.loss_config.name
-    everything = arrays_for(data, loss)
-    test: Arrays | None = None
-    train_rows = everything
+    train_rows, test = arrays_for(data, loss), None
     if spec.fit.test_split > 0:
-        kept, held = holdout(everything, spec.fit.test_split, spec.seed, data.task)
-        train_rows, test = everything.take(kept), everything.take(held)
-    validation: Arrays | None = None
+        kept, held = holdout(train_rows, spec.fit.test_split, spec.seed, data.task)
+        train_rows, test = train_rows.take(kept), train_rows.take(held)
+    validation = None
     if spec.fit.validation_split > 0:
         kept, held = holdout(train_rows, spec.fit.validation_split, spec.seed, data.task)
         train_rows, validation = train_rows.take(kept), train_rows.take(held)
     elif validation_data is not None:
         validation = arrays_for(validation_data, loss, data.classes)
+    return train_rows, validation, test
 
-    make = _factory(spec, data)
-    rate, curve = spec.optimizer.learning_rate, None
-    if rate == "auto":
-        curve = lr_range_test(
-            lambda lr: make(lr, train_rows.x), *train_rows.xy, spec.fit.batch_size, spec.fit.lr_range_test, spec.seed
-        )
-        reporter.lr_range(curve)
-        rate = curve["chosen"]
+
+def _learning_rate(run: _Run, train: Arrays) -> tuple[Any, dict[str, Any] | None]:
+    rate = run.spec.optimizer.learning_rate
+    if rate != "auto":
+        return rate, None
+    curve = run.remembered("lr_range_test")
+    if curve is None:
+        fit = run.spec.fit
+        make = lambda lr: run.model_factory(lr, train.x)()  # noqa: E731
+        curve = lr_range_test(make, *train.xy, fit.batch_size, fit.lr_range_test, run.spec.seed)
+        run.remember("lr_range_test", curve)
+    run.reporter.lr_range(curve)
+    return curve["chosen"], curve
+
+
+def train(
+    spec: TrainingSpec,
+    data: Dataset,
+    validation_data: Dataset | None,
+    reporter: Reporter,
+    checkpoints: Checkpoints | None = None,
+    tensorboard_dir: Path | None = None,
+) -> Outcome:
+    seed_everything(spec.seed)
+    if spec.seed is not None:
+        shuffle_seed = spec.seed
+    else:  # unseeded: random, but remembered in the checkpoint so that a resumed job keeps its order
+        shuffle_seed = checkpoints.state()["shuffle_seed"] if checkpoints else secrets.randbelow(2**31)
+    run = _Run(spec, data, reporter, checkpoints, shuffle_seed, tensorboard_dir)
+    train_rows, validation, test = _split(spec, data, validation_data)
+    rate, curve = _learning_rate(run, train_rows)
 
     epochs, folds_count, cv = spec.fit.epochs, None, None
     if spec.cross_validation is not None:
-        cv, epochs = _cross_validate(spec, data, train_rows, rate, make, reporter)
+        cv, epochs = _cross_validate(run, train_rows, rate)
         folds_count = spec.cross_validation.folds
 
-    def report(epoch: int, logs: Logs) -> None:
-        reporter.epoch(epoch, epochs, logs, None, folds_count)
-
-    model = make(rate, train_rows.x)
-    fitted = fit_once(model, spec, train_rows.xy, validation.xy if validation else None, epochs, report)
+    phase = run.phase("final", epochs, None, folds_count)
+    validation_xy = validation.xy if validation is not None else None
+    fitted = fit_once(run.model_factory(rate, train_rows.x), spec, train_rows.xy, validation_xy, phase)
     test_metrics = None
     if test is not None:
-        test_metrics = {k: float(v) for k, v in model.evaluate(*test.xy, verbose=0, return_dict=True).items()}
+        evaluated = fitted.model.evaluate(*test.xy, verbose=0, return_dict=True)
+        test_metrics = {k: float(v) for k, v in evaluated.items()}
     return Outcome(fitted, rate, test_metrics, cv, curve)

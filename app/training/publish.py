@@ -11,6 +11,7 @@ import tensorflow as tf
 from app.datasets.types import Dataset
 from app.registry import LocalRegistry, ModelVersion
 from app.registry.local import ARTIFACT
+from app.training.export import export_for_serving
 from app.training.pipeline import Outcome
 from app.training.spec import TrainingSpec
 
@@ -48,4 +49,5 @@ def publish_model(
         "framework": framework_versions(),
         "seed": spec.seed,
     }
+    metadata.update(export_for_serving(result.model, staged, data.x))  # SavedModel + verified ONNX, runtime
     return registry.publish(spec.model_name, staged, metadata)

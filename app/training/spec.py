@@ -169,6 +169,8 @@ class TrainingSpec(Strict):
     cross_validation: CrossValidation | None = None
     preprocessing: Preprocessing = Field(default_factory=Preprocessing)
     seed: int | None = Field(None, ge=0, le=2**31 - 1)
+    max_runtime_s: float | None = Field(None, gt=0, description="Fail the job past this many seconds of running.")
+    max_retries: int | None = Field(None, ge=0, le=20, description="Reruns after a worker or process died.")
 
     @model_validator(mode="after")
     def _compatible(self) -> TrainingSpec:

@@ -13,16 +13,6 @@ from app.settings import Settings
 from tests.support import iris_spec
 
 
-class SilentReporter:
-    """Training outside a job: nothing to report to."""
-
-    def epoch(self, *_args: object) -> None: ...
-
-    def lr_range(self, _curve: object) -> None: ...
-
-    def cross_validation(self, _cv: object) -> None: ...
-
-
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
     with TestClient(create_app(settings)) as test_client:
@@ -34,7 +24,7 @@ def trained_registry(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A data dir whose registry holds `iris-mlp` v1 and v2, trained for real by maas' own training code."""
     from app.datasets.builtin import load_builtin
     from app.registry import LocalRegistry
-    from app.training.pipeline import train
+    from app.training.pipeline import Reporter, train
     from app.training.publish import publish_model
     from app.training.spec import TrainingSpec
 
@@ -43,7 +33,7 @@ def trained_registry(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data = load_builtin("iris")
     for job_id, epochs in (("job-1", 40), ("job-2", 5)):
         spec = TrainingSpec.model_validate(iris_spec(epochs))
-        publish_model(registry, job_id, spec, data, train(spec, data, None, SilentReporter()))
+        publish_model(registry, job_id, spec, data, train(spec, data, None, Reporter()))
     return data_dir
 
 

@@ -37,6 +37,7 @@ def test_restart_keeps_jobs_and_models_and_finishes_interrupted_work(data_dir: P
         assert predict_iris(server)["predictions"] == before["predictions"]
         resumed = server.wait_finished(long_job["id"], timeout=240)
         assert resumed["attempts"] == 2 and len(resumed["metrics"]["history"]["loss"]) == 40
+        assert resumed["resumed_from"]["epoch"] >= 1, "it resumed from its checkpoint, not from epoch 0"
         assert resumed["model"] == {"name": "interrupted", "version": 1}
     finally:
         server.stop()

@@ -17,9 +17,9 @@ from app.jobs.store import Claim, JobStore
 PROCESS_TIMEOUT_S = 60
 
 
-def make_job(store: JobStore, model_name: str = "iris", epochs: int = 3) -> Job:
+def make_job(store: JobStore, model_name: str = "iris", epochs: int = 3, max_retries: int = 3) -> Job:
     spec: dict[str, Any] = {"model_name": model_name, "dataset": {"builtin": "iris"}, "fit": {"epochs": epochs}}
-    return store.create_job(model_name, spec, epochs)
+    return store.create_job(model_name, spec, epochs, max_retries)
 
 
 def claim(store: JobStore, worker_id: str = "worker-1") -> Job:
@@ -200,7 +200,7 @@ def test_requeue_stale_requeues_a_running_job_with_an_old_heartbeat(store: JobSt
     job = make_job(store)
     claim(store, "worker-1")
 
-    requeued = store.requeue_stale(datetime.now(UTC) + timedelta(seconds=1))
+    requeued, _failed = store.requeue_stale(datetime.now(UTC) + timedelta(seconds=1))
 
     assert requeued == [job.id]
     reread = store.read_job(job.id)
@@ -214,7 +214,7 @@ def test_requeue_stale_leaves_a_job_with_a_fresh_heartbeat_running(store: JobSto
     job = make_job(store)
     claim(store, "worker-1")
 
-    assert store.requeue_stale(datetime.now(UTC) - timedelta(seconds=30)) == []
+    assert store.requeue_stale(datetime.now(UTC) - timedelta(seconds=30))[0] == []
     assert store.read_job(job.id).status is JobStatus.RUNNING
 
 
@@ -226,7 +226,7 @@ def test_requeue_stale_only_requeues_jobs_older_than_the_cutoff(store: JobStore)
     cutoff = datetime.now(UTC)
     store.heartbeat([beating.id], "worker-1")
 
-    assert store.requeue_stale(cutoff) == [silent.id]
+    assert store.requeue_stale(cutoff)[0] == [silent.id]
     assert store.read_job(silent.id).status is JobStatus.QUEUED
     assert store.read_job(beating.id).status is JobStatus.RUNNING
 
@@ -237,7 +237,7 @@ def test_heartbeat_from_another_worker_does_not_keep_a_job_alive(store: JobStore
     cutoff = datetime.now(UTC)
     store.heartbeat([job.id], "worker-2")
 
-    assert store.requeue_stale(cutoff) == [job.id]
+    assert store.requeue_stale(cutoff)[0] == [job.id]
 
 
 def test_requeue_stale_ignores_queued_and_finished_jobs(store: JobStore) -> None:
@@ -245,7 +245,7 @@ def test_requeue_stale_ignores_queued_and_finished_jobs(store: JobStore) -> None
     cancelled = make_job(store)
     store.cancel(cancelled.id)
 
-    assert store.requeue_stale(datetime.now(UTC) + timedelta(seconds=1)) == []
+    assert store.requeue_stale(datetime.now(UTC) + timedelta(seconds=1))[0] == []
     assert store.read_job(queued.id).status is JobStatus.QUEUED
     assert store.read_job(cancelled.id).status is JobStatus.CANCELLED
 
@@ -448,7 +448,7 @@ def test_a_worker_that_lost_its_claim_cannot_record_or_finish(store: JobStore) -
     job = make_job(store)
     claim(store, "worker-old")
     store.record_epoch(job.id, "worker-old", 1, 3, {"loss": 0.9})
-    assert store.requeue_stale(datetime.now(UTC) + timedelta(seconds=1)) == [job.id]
+    assert store.requeue_stale(datetime.now(UTC) + timedelta(seconds=1))[0] == [job.id]
     claim(store, "worker-new")
 
     with pytest.raises(ClaimLost):
@@ -471,3 +471,28 @@ def test_recording_an_epoch_of_a_cancelled_job_raises_claim_lost(store: JobStore
     with pytest.raises(ClaimLost):
         store.record_epoch(job.id, "worker-1", 1, 3, {"loss": 0.9})
     assert store.read_job(job.id).metrics.history == {}
+
+
+def test_a_stale_job_without_retries_left_fails_instead_of_requeueing(store: JobStore) -> None:
+    job = make_job(store, max_retries=1)
+    claim(store, "worker-a")
+    assert store.requeue_stale(datetime.now(UTC) + timedelta(seconds=1)) == ([job.id], [])
+    claim(store, "worker-b")
+
+    assert store.requeue_stale(datetime.now(UTC) + timedelta(seconds=1)) == ([], [job.id])
+    failed = store.read_job(job.id)
+    assert failed.status is JobStatus.FAILED and failed.attempts == 2
+    assert failed.error is not None and failed.error.type == "WorkerLost"
+
+
+def test_resume_attempt_drops_epochs_after_the_checkpoint_and_says_where_it_resumed(store: JobStore) -> None:
+    job = make_job(store, epochs=5)
+    claim(store)
+    for epoch in (1, 2, 3):
+        store.record_epoch(job.id, "worker-1", epoch, 5, {"loss": 1.0 / epoch})
+
+    store.resume_attempt(job.id, "worker-1", None, 2)
+
+    resumed = store.read_job(job.id)
+    assert resumed.metrics.history == {"loss": [1.0, 0.5]}
+    assert resumed.resumed_from is not None and resumed.resumed_from.epoch == 2

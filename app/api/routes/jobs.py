@@ -32,7 +32,7 @@ def read_jobs(
     status: JobStatus | None = None,
     model_name: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> list[Job]:
     """Jobs, newest first."""
     return store.read_jobs(status=status, model_name=model_name, limit=limit, offset=offset)
