@@ -1,4 +1,5 @@
-"""The `maas` command: `maas serve` (API plus embedded workers) and `maas worker` (workers alone)."""
+"""The `maas` command: `maas serve` (API plus embedded workers), `maas worker` (workers alone), and the client
+commands registered from `app.cli_commands` (train, jobs, cancel, models, predict, datasets)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from app.cli_commands import register
 from app.settings import Settings, get_settings
 
 cli = typer.Typer(help="maas: train Keras models over HTTP and serve their predictions.", no_args_is_help=True)
@@ -72,6 +74,9 @@ def worker(
     finally:
         supervisor.stop()
         store.close()
+
+
+register(cli)
 
 
 def main() -> None:

@@ -14,9 +14,17 @@ from fastapi import FastAPI
 
 from app import __version__
 from app.api import problems
-from app.api.routes import health, jobs, models, predict
+from app.api.auth import ApiKeyMiddleware, ApiKeys
+from app.api.fastpath import DirectRoutes, direct_routes
+from app.api.limits import BodyLimitMiddleware
+from app.api.routes import datasets, events, health, jobs, metrics, models, oip, predict, tensorboard, tfserving, ui
+from app.api.telemetry import RequestMetrics
+from app.jobs.models import JobStatus
 from app.jobs.store import JobStore
 from app.registry import LocalRegistry
+from app.serving.batcher import Batcher
+from app.serving.inference import Serving
+from app.serving.metrics import Metrics
 from app.serving.predictor import Predictor
 from app.settings import Settings, get_settings
 from app.worker.supervisor import Supervisor
@@ -32,17 +40,24 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     registry = LocalRegistry(settings.resolved_registry_dir)
     app.state.store = store
     app.state.registry = registry
-    app.state.predictor = Predictor(registry, settings.model_cache)
+    app.state.predictor = Predictor(registry, settings.model_cache, warm_rows=settings.batch_max_size)
+    delay_s = settings.batch_max_delay_ms / 1000
+    batcher = Batcher(settings.batch_max_size, delay_s, observe=app.state.metrics.observe_batch)
+    app.state.serving = Serving(registry, app.state.predictor, batcher)
+    app.state.metrics.watch(app.state.predictor.describe, store.count_by_status, [s.value for s in JobStatus])
     app.state.supervisor = None
     if settings.workers > 0:
         app.state.supervisor = Supervisor(settings, store)
         app.state.supervisor.start_in_thread()
+    if settings.api_keys is None:
+        log.warning("MAAS_API_KEYS is not set: the API is open to anyone who can reach it")
     log.info("maas %s ready: data in %s, %d worker slot(s)", __version__, settings.data_dir, settings.workers)
     try:
         yield
     finally:
         if app.state.supervisor is not None:
             app.state.supervisor.stop()
+        await app.state.serving.close()
         store.close()
 
 
@@ -55,9 +70,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings or get_settings()
     problems.install(app)
-    for module in (health, jobs, models, predict):
+    app.state.metrics = Metrics()
+    app.add_middleware(DirectRoutes, routes=direct_routes(predict.router, tfserving.router, oip.router))
+    app.add_middleware(RequestMetrics, metrics=app.state.metrics)
+    for module in (health, datasets, jobs, events, tensorboard, models, predict, tfserving, oip, metrics):
         app.include_router(module.router)
+    ui.install(app)
+    _protect(app, app.state.settings)
     return app
+
+
+def _protect(app: FastAPI, settings: Settings) -> None:
+    """Body-size cap, then API keys outermost: an unauthenticated request is refused before its body is read."""
+    app.add_middleware(BodyLimitMiddleware, max_bytes=int(settings.max_request_mb * 2**20))
+    if settings.api_keys is not None:
+        app.add_middleware(ApiKeyMiddleware, keys=ApiKeys.parse(settings.api_keys.get_secret_value()))
 
 
 app = create_app()

@@ -6,8 +6,11 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from app.datasets.catalog import DatasetCatalog
 from app.jobs.store import JobStore
 from app.registry import LocalRegistry
+from app.serving.inference import Serving
+from app.serving.metrics import Metrics
 from app.serving.predictor import Predictor
 from app.settings import Settings
 from app.worker.supervisor import Supervisor
@@ -29,12 +32,28 @@ def get_predictor(request: Request) -> Predictor:
     return request.app.state.predictor
 
 
+async def get_serving(request: Request) -> Serving:
+    """Async on purpose: FastAPI runs a sync dependency in a worker thread, a hop the predict path can't afford."""
+    return request.app.state.serving
+
+
+def get_metrics(request: Request) -> Metrics:
+    return request.app.state.metrics
+
+
 def get_supervisor(request: Request) -> Supervisor | None:
     return request.app.state.supervisor
+
+
+def get_catalog(request: Request) -> DatasetCatalog:
+    return DatasetCatalog(request.app.state.settings.datasets_dir)
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 StoreDep = Annotated[JobStore, Depends(get_store)]
 RegistryDep = Annotated[LocalRegistry, Depends(get_registry)]
 PredictorDep = Annotated[Predictor, Depends(get_predictor)]
+ServingDep = Annotated[Serving, Depends(get_serving)]
+MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 SupervisorDep = Annotated[Supervisor | None, Depends(get_supervisor)]
+CatalogDep = Annotated[DatasetCatalog, Depends(get_catalog)]

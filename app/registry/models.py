@@ -29,6 +29,11 @@ class ModelVersion(BaseModel):
     framework: dict[str, str] = Field(default_factory=dict)
     sha256: str
     artifact: str = "model.keras"
+    #: What serves the version: "onnxruntime" (its ONNX export matched Keras at publish) or "tensorflow".
+    runtime: str = "tensorflow"
+    #: The ONNX export and the TensorFlow SavedModel, relative to the version folder ("." = the folder itself).
+    onnx: str | None = None
+    saved_model: str | None = None
 
 
 class ModelSummary(BaseModel):

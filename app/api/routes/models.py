@@ -55,8 +55,9 @@ def delete_version(name: str, version: int, registry: RegistryDep, predictor: Pr
 
 
 @router.put("/{name}/aliases/{alias}", response_model=Aliases)
-def set_alias(name: str, alias: str, body: AliasUpdate, registry: RegistryDep) -> Aliases:
+def set_alias(name: str, alias: str, body: AliasUpdate, registry: RegistryDep, predictor: PredictorDep) -> Aliases:
     """Point an alias (e.g. `production`) at a version."""
+    predictor.get(name, body.version)  # loaded and warm before traffic moves to it
     return Aliases(name=name, aliases=registry.set_alias(name, alias, body.version))
 
 

@@ -2,15 +2,38 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 
-from app.api.deps import PredictorDep, RegistryDep
-from app.serving.service import PredictRequest, PredictResponse, predict
+from app.api.deps import ServingDep
+from app.api.fastpath import direct
+from app.api.problems import problem
+from app.api.telemetry import MODEL_STATE_KEY
+from app.serving.codecs.common import MalformedPayload
+from app.serving.codecs.native import PredictRequest, PredictResponse
+from app.serving.service import predict_native
 
 router = APIRouter(tags=["predict"])
 
+# The body is parsed by orjson straight into numpy (pydantic's per-float validation costs more than the model
+# call), so the request schema is declared here for the OpenAPI document instead of through a parameter.
+REQUEST_BODY = {
+    "requestBody": {"required": True, "content": {"application/json": {"schema": PredictRequest.model_json_schema()}}}
+}
 
-@router.post("/predict", response_model=PredictResponse, response_model_exclude_none=True)
-def create_prediction(request: PredictRequest, registry: RegistryDep, predictor: PredictorDep) -> PredictResponse:
+
+@router.post("/predict", response_model=PredictResponse, response_model_exclude_none=True, openapi_extra=REQUEST_BODY)
+@direct
+async def create_prediction(request: Request, serving: ServingDep) -> Response:
     """Predict with a model's latest version, a given version, or an alias."""
-    return predict(registry, predictor, request)
+    with serving.receiving():
+        body = await request.body()
+    try:
+        reply = await predict_native(serving, body)
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors(include_url=False, include_context=False)) from exc
+    except MalformedPayload as exc:
+        return problem(400, exc.title, exc.detail, exc.code)
+    setattr(request.state, MODEL_STATE_KEY, reply.model)
+    return Response(reply.body, media_type="application/json")

@@ -1,0 +1,110 @@
+"""The Open Inference Protocol (/v2; KServe V2, Triton, MLServer): health, metadata, readiness and inference,
+with Triton's binary tensor data extension."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+
+from app import __version__
+from app.api.deps import RegistryDep, ServingDep
+from app.api.fastpath import direct
+from app.api.protocol_errors import protocol_errors, reply_response, unknown_path
+from app.api.telemetry import MODEL_STATE_KEY
+from app.registry import LocalRegistry
+from app.serving.codecs import oip
+from app.serving.codecs.oip import decompress
+from app.serving.inference import Serving
+from app.serving.service import infer_oip, parse_version
+
+router = APIRouter(prefix="/v2", tags=["open inference protocol"])
+
+
+async def _infer(request: Request, serving: Serving, name: str, version: str | None) -> Response:
+    setattr(request.state, MODEL_STATE_KEY, name)
+    with serving.receiving():
+        body = decompress(await request.body(), request.headers.get("content-encoding"))
+    header_length = request.headers.get("inference-header-content-length")
+    return reply_response(await infer_oip(serving, name, parse_version(name, version), body, header_length))
+
+
+def _metadata(registry: LocalRegistry, name: str, version: str | None) -> dict[str, Any]:
+    number = registry.resolve(name, parse_version(name, version))
+    versions = [v.version for v in registry.read_model(name).versions]
+    return oip.model_metadata(registry.read_version(name, number), versions)
+
+
+async def _ready(serving: Serving, name: str, version: str | None) -> dict[str, Any]:
+    await serving.model(name, parse_version(name, version))  # ready = loaded and warm, so load it now
+    return {"name": name, "ready": True}
+
+
+@router.get("")
+def read_server_metadata() -> dict[str, Any]:
+    """Server name, version and protocol extensions."""
+    return oip.server_metadata(__version__)
+
+
+@router.get("/health/live")
+def read_live() -> dict[str, bool]:
+    """The server is alive."""
+    return {"live": True}
+
+
+@router.get("/health/ready")
+def read_ready(registry: RegistryDep) -> Response:
+    """The server can serve models (its registry is reachable)."""
+    ready = registry.root.is_dir()
+    return JSONResponse({"ready": ready}, status_code=200 if ready else 503)
+
+
+@router.get("/models/{name}")
+@protocol_errors
+def read_model_metadata(name: str, registry: RegistryDep) -> dict[str, Any]:
+    """The latest version's inputs and outputs (datatype, shape with -1 for the batch) and all versions."""
+    return _metadata(registry, name, None)
+
+
+@router.get("/models/{name}/versions/{version}")
+@protocol_errors
+def read_version_metadata(name: str, version: str, registry: RegistryDep) -> dict[str, Any]:
+    """One version's inputs and outputs."""
+    return _metadata(registry, name, version)
+
+
+@router.get("/models/{name}/ready")
+@protocol_errors
+async def read_model_ready(name: str, serving: ServingDep) -> dict[str, Any]:
+    """Loads and warms the latest version; 200 once it can answer at once."""
+    return await _ready(serving, name, None)
+
+
+@router.get("/models/{name}/versions/{version}/ready")
+@protocol_errors
+async def read_version_ready(name: str, version: str, serving: ServingDep) -> dict[str, Any]:
+    """Loads and warms one version; 200 once it can answer at once."""
+    return await _ready(serving, name, version)
+
+
+@router.post("/models/{name}/infer")
+@direct
+@protocol_errors
+async def infer_latest(name: str, request: Request, serving: ServingDep) -> Response:
+    """Inference with the latest version; JSON or binary tensor data (`Inference-Header-Content-Length`)."""
+    return await _infer(request, serving, name, None)
+
+
+@router.post("/models/{name}/versions/{version}/infer")
+@direct
+@protocol_errors
+async def infer_version(name: str, version: str, request: Request, serving: ServingDep) -> Response:
+    """Inference with one version."""
+    return await _infer(request, serving, name, version)
+
+
+@router.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+def unknown(path: str, request: Request) -> Response:
+    """Anything else under /v2 is answered `{"error": ...}`, as the protocol's errors are."""
+    return unknown_path(request.method, f"/v2/{path}")

@@ -1,0 +1,108 @@
+"""TensorFlow Serving's REST API (/v1): predict, model status and metadata, by version or label (= alias)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+
+from app.api.deps import RegistryDep, ServingDep
+from app.api.fastpath import direct
+from app.api.protocol_errors import protocol_errors, reply_response, unknown_path
+from app.api.telemetry import MODEL_STATE_KEY
+from app.registry import LocalRegistry
+from app.serving.codecs import tfserving
+from app.serving.inference import Serving
+from app.serving.service import parse_version, predict_tfserving
+
+router = APIRouter(prefix="/v1", tags=["tensorflow serving"])
+
+
+async def _predict(request: Request, serving: Serving, name: str, version: str | None, label: str | None) -> Response:
+    setattr(request.state, MODEL_STATE_KEY, name)
+    with serving.receiving():
+        body = await request.body()
+    return reply_response(await predict_tfserving(serving, name, parse_version(name, version), label, body))
+
+
+def _versions(registry: LocalRegistry, name: str, version: str | None, label: str | None) -> list[int]:
+    if version is None and label is None:
+        return [v.version for v in registry.read_model(name).versions]
+    return [registry.resolve(name, parse_version(name, version), label)]
+
+
+def _metadata(registry: LocalRegistry, name: str, version: str | None, label: str | None) -> dict[str, Any]:
+    number = registry.resolve(name, parse_version(name, version), label)
+    return tfserving.model_metadata(registry.read_version(name, number))
+
+
+@router.post("/models/{name}:predict")
+@direct
+@protocol_errors
+async def predict_latest(name: str, request: Request, serving: ServingDep) -> Response:
+    """Predict with the latest version: `{"instances": [...]}` (rows) or `{"inputs": ...}` (columnar)."""
+    return await _predict(request, serving, name, None, None)
+
+
+@router.post("/models/{name}/versions/{version}:predict")
+@direct
+@protocol_errors
+async def predict_version(name: str, version: str, request: Request, serving: ServingDep) -> Response:
+    """Predict with one version."""
+    return await _predict(request, serving, name, version, None)
+
+
+@router.post("/models/{name}/labels/{label}:predict")
+@direct
+@protocol_errors
+async def predict_label(name: str, label: str, request: Request, serving: ServingDep) -> Response:
+    """Predict with the version a label (a registry alias) points at."""
+    return await _predict(request, serving, name, None, label)
+
+
+@router.get("/models/{name}")
+@protocol_errors
+def read_status(name: str, registry: RegistryDep) -> dict[str, Any]:
+    """Status of every version of the model."""
+    return tfserving.model_status(_versions(registry, name, None, None))
+
+
+@router.get("/models/{name}/versions/{version}")
+@protocol_errors
+def read_version_status(name: str, version: str, registry: RegistryDep) -> dict[str, Any]:
+    """Status of one version."""
+    return tfserving.model_status(_versions(registry, name, version, None))
+
+
+@router.get("/models/{name}/labels/{label}")
+@protocol_errors
+def read_label_status(name: str, label: str, registry: RegistryDep) -> dict[str, Any]:
+    """Status of the version a label points at."""
+    return tfserving.model_status(_versions(registry, name, None, label))
+
+
+@router.get("/models/{name}/metadata")
+@protocol_errors
+def read_metadata(name: str, registry: RegistryDep) -> dict[str, Any]:
+    """The latest version's `signature_def` (input and output dtype and shape)."""
+    return _metadata(registry, name, None, None)
+
+
+@router.get("/models/{name}/versions/{version}/metadata")
+@protocol_errors
+def read_version_metadata(name: str, version: str, registry: RegistryDep) -> dict[str, Any]:
+    """One version's `signature_def`."""
+    return _metadata(registry, name, version, None)
+
+
+@router.get("/models/{name}/labels/{label}/metadata")
+@protocol_errors
+def read_label_metadata(name: str, label: str, registry: RegistryDep) -> dict[str, Any]:
+    """The `signature_def` of the version a label points at."""
+    return _metadata(registry, name, None, label)
+
+
+@router.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+def unknown(path: str, request: Request) -> Response:
+    """Anything else under /v1 is answered as TensorFlow Serving does, not as a problem document."""
+    return unknown_path(request.method, f"/v1/{path}")

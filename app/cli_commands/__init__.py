@@ -1,0 +1,19 @@
+"""The client side of the `maas` command: train, jobs, cancel, models, predict, datasets (on `app.client`).
+
+Each module holds one resource's commands; `register` adds them all to the CLI next to `serve` and `worker`.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from app.cli_commands import datasets, jobs, models, predict, train
+
+
+def register(cli: typer.Typer) -> None:
+    cli.command()(train.train)
+    cli.add_typer(jobs.app, name="jobs")
+    cli.command()(jobs.cancel)
+    cli.add_typer(models.app, name="models")
+    cli.command()(predict.predict)
+    cli.add_typer(datasets.app, name="datasets")

@@ -1,0 +1,71 @@
+"""`maas train SPEC [--follow]` and `maas jobs follow ID`: submit a spec, watch its job live."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import yaml
+
+from app.cli_commands.common import (
+    DEFAULT,
+    INVALID,
+    JOB_FAILED,
+    ApiKeyOpt,
+    JsonOpt,
+    UrlOpt,
+    connect,
+    fail,
+    format_metrics,
+    out,
+    print_json,
+)
+from app.cli_commands.progress import Follower
+from app.client import MaasClient, load_spec
+
+FollowOpt = Annotated[bool, typer.Option("--follow", "-f", help="Watch the job live until it ends.")]
+
+
+def train(
+    spec: Annotated[Path, typer.Argument(help="Training spec, a .json or .yaml file.", show_default=False)],
+    follow: FollowOpt = False,
+    as_json: JsonOpt = False,
+    url: UrlOpt = DEFAULT,
+    api_key: ApiKeyOpt = None,
+) -> None:
+    """Submit a training spec; with --follow, show each epoch live and end with the published version."""
+    try:
+        body = load_spec(spec)
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        raise fail(f"cannot read the spec {spec}: {exc}", INVALID) from None
+    with connect(url, api_key) as client:
+        job = client.train(body)
+        if not follow:
+            if as_json:
+                print_json(job)
+            else:
+                out.print(f"queued job {job['id']} ({job['model_name']}); watch it with: maas jobs follow {job['id']}")
+            return
+        if not as_json:
+            out.print(f"job {job['id']} ({job['model_name']})", markup=False)
+        code = follow_job(client, job["id"], as_json)
+    raise typer.Exit(code)
+
+
+def follow_job(client: MaasClient, job_id: str, as_json: bool) -> int:
+    """Show the job's events until it ends; the exit code says whether it succeeded."""
+    if as_json:  # one JSON object per line, for scripts
+        last = None
+        for event in client.follow(job_id):
+            sys.stdout.write(json.dumps({"id": event.id, "event": event.event, "data": event.data}) + "\n")
+            sys.stdout.flush()
+            last = event.data if event.event == "status" else last
+    else:
+        last = Follower(out).show(client.follow(job_id))
+        if last and last["status"] == "succeeded":
+            final = client.get_job(job_id)["metrics"]["final"]
+            out.print(f"final metrics: {format_metrics(final, 10)}", markup=False)
+    return 0 if last and last["status"] == "succeeded" else JOB_FAILED

@@ -1,0 +1,204 @@
+"""Dynamic batching: concurrent requests for one model version merge into one model call and are split back.
+
+Requests queue per key (model name, version). One drain task at a time empties a key's queue: it takes what
+waits (up to `max_size` rows; a request is never split, so one larger than that runs alone), calls the model
+once in a worker thread (or inline on the event loop, for a model whose `inline` attribute says its calls take
+less time than two thread switches) and hands each request exactly its own rows. While a call runs, newcomers queue, so
+under load batches form by themselves, and an idle model answers a lone request at once. The drain waits for
+more batch-mates only while other requests are still being received (see `receiving`), and never longer than
+`max_delay_s` after its oldest request queued. Inputs are validated before they join, so one request's bad input
+never fails its batch-mates; an error of the model call itself fails that call's requests only.
+
+Everything here runs on the event loop except the model call; nothing here knows about TensorFlow or HTTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable, Hashable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+
+Model = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class BatchStats:
+    """What one model call did, for metrics."""
+
+    key: Hashable
+    rows: int
+    requests: int
+    queue_delay_s: float  #: how long the oldest request of the batch waited for its call to start
+    call_s: float
+
+
+@dataclass
+class _Request:
+    batch: np.ndarray
+    future: asyncio.Future[np.ndarray]
+    queued_at: float
+
+
+@dataclass
+class _Lane:
+    model: Model
+    pending: deque[_Request] = field(default_factory=deque)
+    rows: int = 0
+    draining: bool = False
+
+
+class Batcher:
+    """Merges concurrent `submit`s for one key into one call of that key's model, `max_size` rows at most."""
+
+    def __init__(
+        self,
+        max_size: int,
+        max_delay_s: float,
+        *,
+        threads: int = 4,
+        observe: Callable[[BatchStats], None] | None = None,
+    ) -> None:
+        self.max_size = max_size
+        self.max_delay_s = max_delay_s
+        self._observe = observe
+        self._lanes: dict[Hashable, _Lane] = {}
+        self._receiving = 0
+        self._waiters: list[asyncio.Future[None]] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._executor = ThreadPoolExecutor(threads, thread_name_prefix="maas-model")
+
+    def receiving(self) -> _Receiving:
+        """Count a request as on its way while its body is read, so that a forming batch may wait for it."""
+        return _Receiving(self)
+
+    async def submit(self, key: Hashable, model: Model, batch: np.ndarray) -> np.ndarray:
+        """`model(batch)`, computed together with whatever else is queued for `key`; returns this batch's rows."""
+        loop = asyncio.get_running_loop()
+        lane = self._lanes.get(key)
+        if lane is None:
+            lane = self._lanes[key] = _Lane(model)
+        lane.model = model
+        request = _Request(batch, loop.create_future(), loop.time())
+        lane.pending.append(request)
+        lane.rows += len(batch)
+        self._wake()
+        if not lane.draining:
+            lane.draining = True
+            task = loop.create_task(self._drain(key, lane))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return await request.future
+
+    async def close(self) -> None:
+        """Stop draining; requests still queued fail, the worker threads are let go."""
+        for task in list(self._tasks):
+            task.cancel()
+        for lane in self._lanes.values():
+            for request in lane.pending:
+                if not request.future.done():
+                    request.future.set_exception(RuntimeError("the server is shutting down"))
+        self._lanes.clear()
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    # --- draining -------------------------------------------------------------------------------------
+
+    async def _drain(self, key: Hashable, lane: _Lane) -> None:
+        try:
+            while lane.pending:
+                await self._wait_for_mates(lane)
+                taken = self._take(lane)
+                if taken:
+                    await self._run(key, lane.model, taken)
+        finally:
+            lane.draining = False
+            if not lane.pending and self._lanes.get(key) is lane:
+                del self._lanes[key]
+
+    async def _wait_for_mates(self, lane: _Lane) -> None:
+        """Wait while requests are still being received, up to `max_delay_s` after the oldest one queued."""
+        loop = asyncio.get_running_loop()
+        deadline = lane.pending[0].queued_at + self.max_delay_s
+        while self._receiving and lane.rows < self.max_size:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return
+            waiter: asyncio.Future[None] = loop.create_future()
+            self._waiters.append(waiter)
+            timer = loop.call_later(remaining, _resolve, waiter)
+            try:
+                await waiter
+            finally:
+                timer.cancel()
+
+    def _take(self, lane: _Lane) -> list[_Request]:
+        """The oldest requests that fit in `max_size` rows together (always at least one); cancelled ones dropped."""
+        taken: list[_Request] = []
+        rows = 0
+        while lane.pending:
+            request = lane.pending[0]
+            size = len(request.batch)
+            if taken and rows + size > self.max_size:
+                break
+            lane.pending.popleft()
+            lane.rows -= size
+            if request.future.cancelled():
+                continue
+            taken.append(request)
+            rows += size
+        return taken
+
+    async def _run(self, key: Hashable, model: Model, taken: list[_Request]) -> None:
+        loop = asyncio.get_running_loop()
+        merged = taken[0].batch if len(taken) == 1 else np.concatenate([r.batch for r in taken])
+        started = loop.time()
+        try:
+            if getattr(model, "inline", False):
+                outputs = model(merged)  # quicker than the two thread switches a worker thread costs
+            else:
+                outputs = await loop.run_in_executor(self._executor, model, merged)
+            if len(outputs) != len(merged):
+                raise RuntimeError(f"the model returned {len(outputs)} rows for {len(merged)} inputs")
+        except Exception as exc:  # the call failed: its requests fail, the lane goes on
+            for request in taken:
+                if not request.future.done():
+                    request.future.set_exception(exc)
+            return
+        offset = 0
+        for request in taken:
+            size = len(request.batch)
+            if not request.future.done():
+                request.future.set_result(outputs[offset : offset + size])
+            offset += size
+        if self._observe is not None:
+            delay = started - taken[0].queued_at
+            self._observe(BatchStats(key, len(merged), len(taken), delay, loop.time() - started))
+
+    def _wake(self) -> None:
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            _resolve(waiter)
+
+
+class _Receiving:
+    """`with batcher.receiving():` (a class rather than a generator: it is on every request's path)."""
+
+    __slots__ = ("_batcher",)
+
+    def __init__(self, batcher: Batcher) -> None:
+        self._batcher = batcher
+
+    def __enter__(self) -> None:
+        self._batcher._receiving += 1
+
+    def __exit__(self, *_exc: object) -> None:
+        self._batcher._receiving -= 1
+        self._batcher._wake()
+
+
+def _resolve(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)

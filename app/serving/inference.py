@@ -1,0 +1,55 @@
+"""Serving: what the prediction routes of every protocol share — resolve a version, have it loaded off the event
+loop (once, however many requests wait for it), and call it through the batcher.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import AbstractContextManager
+
+import numpy as np
+
+from app.registry import LocalRegistry
+from app.serving.batcher import Batcher
+from app.serving.predictor import Key, LoadedModel, Predictor
+from app.serving.resolver import VersionResolver
+
+
+class Serving:
+    def __init__(self, registry: LocalRegistry, predictor: Predictor, batcher: Batcher) -> None:
+        self.registry = registry
+        self.predictor = predictor
+        self.batcher = batcher
+        self.resolver = VersionResolver(registry)
+        self._loads: dict[Key, asyncio.Future[LoadedModel]] = {}
+
+    async def model(self, name: str, version: int | None = None, alias: str | None = None) -> LoadedModel:
+        """The loaded version meant by an explicit version, an alias, or neither (= the latest)."""
+        number = self.resolver.resolve(name, version, alias)
+        loaded = self.predictor.peek(name, number)
+        return loaded if loaded is not None else await self._load((name, number))
+
+    async def _load(self, key: Key) -> LoadedModel:
+        """Load in a worker thread, so that requests to models already loaded go on meanwhile."""
+        pending = self._loads.get(key)
+        if pending is None:
+            pending = asyncio.ensure_future(asyncio.to_thread(self.predictor.get, *key))
+            self._loads[key] = pending
+            pending.add_done_callback(lambda done: self._loaded(key, done))
+        return await asyncio.shield(pending)  # one impatient client must not cancel the others' load
+
+    def _loaded(self, key: Key, done: asyncio.Future[LoadedModel]) -> None:
+        self._loads.pop(key, None)
+        if not done.cancelled():
+            done.exception()  # retrieved here too, in case every waiter gave up
+
+    async def infer(self, loaded: LoadedModel, batch: np.ndarray) -> np.ndarray:
+        """The model's output rows for `batch`, computed together with concurrent requests for that version."""
+        return await self.batcher.submit(loaded.key, loaded, batch)
+
+    def receiving(self) -> AbstractContextManager[None]:
+        """Wrap reading a request body, so that a forming batch may wait for this request."""
+        return self.batcher.receiving()
+
+    async def close(self) -> None:
+        await self.batcher.close()

@@ -1,0 +1,145 @@
+"""Prometheus metrics of one app: requests and latency per route and model, dynamic batching (rows and requests
+per model call, queue delay, call time), loaded models and jobs by status.
+
+Each app owns its own registry (tests build many apps in one process); loaded models and job counts are read
+when scraped, so they are never stale and cost nothing between scrapes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Hashable, Iterable
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+
+from app.serving.batcher import BatchStats
+
+log = logging.getLogger("maas.metrics")
+
+LATENCY = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+SIZES = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self._state: _StateCollector | None = None
+        self._request_children: dict[tuple[str, str, str, int], tuple[Any, Any]] = {}
+        self._batch_children: dict[Hashable, tuple[Any, ...]] = {}
+        per_route = ["method", "route", "model"]
+        per_model = ["model", "version"]
+        self.requests = Counter(
+            "maas_http_requests",
+            "HTTP requests by route, model and status",
+            [*per_route, "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "maas_http_request_duration_seconds",
+            "HTTP request latency",
+            per_route,
+            buckets=LATENCY,
+            registry=self.registry,
+        )
+        self.batch_rows = Histogram(
+            "maas_batch_size",
+            "Rows per model call (dynamic batching)",
+            per_model,
+            buckets=SIZES,
+            registry=self.registry,
+        )
+        self.batch_requests = Histogram(
+            "maas_batch_requests",
+            "Requests merged into one model call",
+            per_model,
+            buckets=SIZES,
+            registry=self.registry,
+        )
+        self.queue_delay = Histogram(
+            "maas_batch_queue_delay_seconds",
+            "How long a batch's oldest request waited for the model call to start",
+            per_model,
+            buckets=LATENCY,
+            registry=self.registry,
+        )
+        self.call_seconds = Histogram(
+            "maas_model_call_duration_seconds",
+            "Model call time per batch",
+            per_model,
+            buckets=LATENCY,
+            registry=self.registry,
+        )
+
+    def observe_request(self, method: str, route: str, model: str, status: int, seconds: float) -> None:
+        key = (method, route, model, status)
+        children = self._request_children.get(key)
+        if children is None:  # `labels()` takes a lock and builds a key each time: look each series up once
+            children = (
+                self.requests.labels(method, route, model, str(status)),
+                self.latency.labels(method, route, model),
+            )
+            self._request_children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
+
+    def observe_batch(self, stats: BatchStats) -> None:
+        children = self._batch_children.get(stats.key)
+        if children is None:
+            name, version = stats.key  # type: ignore[misc]
+            labels = (str(name), str(version))
+            series = (self.batch_rows, self.batch_requests, self.queue_delay, self.call_seconds)
+            children = self._batch_children[stats.key] = tuple(metric.labels(*labels) for metric in series)
+        rows, requests, delay, call = children
+        rows.observe(stats.rows)
+        requests.observe(stats.requests)
+        delay.observe(stats.queue_delay_s)
+        call.observe(stats.call_s)
+
+    def watch(
+        self,
+        models: Callable[[], list[tuple[str, int, str]]],
+        jobs: Callable[[], dict[str, int]],
+        statuses: Iterable[str] = (),
+    ) -> None:
+        """Report loaded models and jobs by status, read at each scrape (again after a restart of the app)."""
+        if self._state is not None:
+            self.registry.unregister(self._state)
+        self._state = _StateCollector(models, jobs, tuple(statuses))
+        self.registry.register(self._state)
+
+    def render(self) -> tuple[bytes, str]:
+        """The exposition text and its content type."""
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+class _StateCollector:
+    """Gauges read at scrape time from the predictor and the job store."""
+
+    def __init__(
+        self,
+        models: Callable[[], list[tuple[str, int, str]]],
+        jobs: Callable[[], dict[str, int]],
+        statuses: tuple[str, ...],
+    ) -> None:
+        self._models, self._jobs, self._statuses = models, jobs, statuses
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        loaded = self._models()
+        yield GaugeMetricFamily("maas_models_loaded", "Model versions loaded in memory", value=len(loaded))
+        per_model = GaugeMetricFamily(
+            "maas_model_loaded", "A loaded version and its runtime", labels=["model", "version", "runtime"]
+        )
+        for name, version, runtime in loaded:
+            per_model.add_metric([name, str(version), runtime], 1)
+        yield per_model
+        try:
+            counts = dict.fromkeys(self._statuses, 0) | self._jobs()
+        except Exception:  # the store is unreachable: /readyz says so; the other metrics still count
+            log.warning("job counts unavailable for metrics", exc_info=True)
+            return
+        by_status = GaugeMetricFamily("maas_jobs", "Jobs by status", labels=["status"])
+        for status, count in sorted(counts.items()):
+            by_status.add_metric([status], count)
+        yield by_status

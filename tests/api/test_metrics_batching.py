@@ -1,0 +1,101 @@
+"""Dynamic batching seen through the HTTP API: concurrent requests of all three protocols share model calls
+(counted by /metrics), each gets exactly its own rows, and a bad request in a batch fails alone.
+
+The requests run concurrently in one event loop with the app (httpx's ASGI transport), as a busy server sees them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+from fastapi import FastAPI
+from sklearn.datasets import load_iris
+
+from app.main import create_app
+from app.settings import Settings
+
+X = load_iris().data.astype(np.float32)
+
+
+@pytest.fixture
+def app(trained_registry: Path, tmp_path: Path) -> FastAPI:
+    data_dir = tmp_path / "served"
+    shutil.copytree(trained_registry, data_dir)
+    return create_app(Settings(data_dir=data_dir, workers=0, prewarm=False))
+
+
+def request_for(i: int, row: np.ndarray) -> tuple[str, Any]:
+    """Request i in one of the three protocols, all for iris-mlp version 1."""
+    if i % 3 == 0:
+        return "/predict", {"model": "iris-mlp", "version": 1, "instances": [row.tolist()]}
+    if i % 3 == 1:
+        return "/v1/models/iris-mlp/versions/1:predict", {"instances": [row.tolist()]}
+    tensor = {"name": "input", "shape": [1, 4], "datatype": "FP32", "data": row.tolist()}
+    return "/v2/models/iris-mlp/versions/1/infer", {"inputs": [tensor]}
+
+
+def rows_of(response: httpx.Response) -> np.ndarray:
+    body = response.json()
+    if "outputs" in body:
+        return np.array(body["outputs"][0]["data"], dtype=np.float32).reshape(-1, 3)
+    return np.array(body["predictions"], dtype=np.float32)
+
+
+def model_calls(metrics: str) -> int:
+    match = re.search(r'^maas_batch_size_count\{model="iris-mlp",version="1"\} (\S+)$', metrics, re.MULTILINE)
+    return int(float(match.group(1))) if match else 0
+
+
+async def run_concurrently(
+    app: FastAPI, requests: list[tuple[str, Any]]
+) -> tuple[np.ndarray, list[httpx.Response], int]:
+    """Warm up, then send `requests` at once; the expected rows, the responses, and the model calls they took."""
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://maas", timeout=60) as client:
+            whole = await client.post("/predict", json={"model": "iris-mlp", "version": 1, "instances": X.tolist()})
+            before = model_calls((await client.get("/metrics")).text)
+            sent = [
+                client.post(url, content=body) if isinstance(body, bytes) else client.post(url, json=body)
+                for url, body in requests
+            ]
+            responses = await asyncio.gather(*sent)
+            after = model_calls((await client.get("/metrics")).text)
+    return rows_of(whole), list(responses), after - before
+
+
+def test_32_concurrent_requests_take_fewer_model_calls_and_each_gets_its_own_rows(app: FastAPI) -> None:
+    picks = list(range(0, 150, 5))[:32] + [149, 77]
+    expected, responses, calls = asyncio.run(run_concurrently(app, [request_for(i, X[p]) for i, p in enumerate(picks)]))
+
+    assert [r.status_code for r in responses] == [200] * 32
+    for pick, response in zip(picks, responses, strict=True):
+        np.testing.assert_allclose(rows_of(response), expected[pick : pick + 1], rtol=1e-5, atol=1e-6)
+    assert 1 <= calls < 32
+
+
+def test_a_malformed_request_in_a_batch_fails_alone(app: FastAPI) -> None:
+    good = [request_for(i, X[i * 7]) for i in range(16)]
+    bad = [
+        ("/predict", {"model": "iris-mlp", "version": 1, "instances": [[1.0, 2.0, 3.0]]}),
+        ("/predict", b'{"model": "iris-mlp", "instances": [[1, 2, 3, 4]'),
+        ("/v1/models/iris-mlp/versions/1:predict", {"instances": [[1.0, 2.0]]}),
+        (
+            "/v2/models/iris-mlp/versions/1/infer",
+            {"inputs": [{"name": "input", "shape": [1, 4], "datatype": "BF16", "data": [1, 2, 3, 4]}]},
+        ),
+    ]
+    expected, responses, _ = asyncio.run(run_concurrently(app, good[:8] + bad + good[8:]))
+
+    statuses = [r.status_code for r in responses]
+    assert statuses[8:12] == [422, 400, 400, 400]
+    assert statuses[:8] + statuses[12:] == [200] * 16
+    for i, response in enumerate(responses[:8] + responses[12:]):
+        np.testing.assert_allclose(rows_of(response), expected[i * 7 : i * 7 + 1], rtol=1e-5, atol=1e-6)

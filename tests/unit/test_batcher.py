@@ -1,0 +1,177 @@
+"""The dynamic batcher with a real (numpy) model: merging, splitting back, limits, and failures kept apart."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from typing import TypeVar
+
+import numpy as np
+import pytest
+
+from app.serving.batcher import Batcher, BatchStats
+
+T = TypeVar("T")
+FOREVER = 3600.0
+
+
+class Doubler:
+    """A model that doubles its input and remembers the size of every call."""
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        self.calls.append(len(batch))
+        if (batch < 0).any():
+            raise ValueError("negative input")
+        return batch * 2
+
+
+def rows(start: int, count: int = 1) -> np.ndarray:
+    return np.arange(start * 4, (start + count) * 4, dtype=np.float32).reshape(count, 4)
+
+
+def run(coroutine: Awaitable[T]) -> T:
+    async def bounded() -> T:
+        return await asyncio.wait_for(coroutine, 30)  # a hang is a failure, not a stuck suite
+
+    return asyncio.run(bounded())
+
+
+def test_concurrent_requests_share_one_call_and_each_gets_its_own_rows() -> None:
+    model, stats = Doubler(), []
+
+    async def scenario() -> list[np.ndarray]:
+        batcher = Batcher(64, 0.0, observe=stats.append)
+        outputs = await asyncio.gather(*(batcher.submit("m", model, rows(i, 1 + i % 3)) for i in range(20)))
+        await batcher.close()
+        return outputs
+
+    outputs = run(scenario())
+    for i, output in enumerate(outputs):
+        np.testing.assert_array_equal(output, rows(i, 1 + i % 3) * 2)
+    assert model.calls == [sum(1 + i % 3 for i in range(20))]
+    assert [(s.rows, s.requests) for s in stats] == [(39, 20)] and isinstance(stats[0], BatchStats)
+
+
+def test_a_lone_request_is_not_held_for_the_maximum_delay() -> None:
+    async def scenario() -> np.ndarray:
+        batcher = Batcher(64, FOREVER)
+        output = await batcher.submit("m", Doubler(), rows(0))
+        await batcher.close()
+        return output
+
+    np.testing.assert_array_equal(run(scenario()), rows(0) * 2)
+
+
+def test_calls_never_exceed_max_size_and_a_larger_request_runs_alone() -> None:
+    model = Doubler()
+
+    async def scenario() -> list[np.ndarray]:
+        batcher = Batcher(8, 0.0)
+        sizes = [3, 3, 3, 20, 3, 1]
+        outputs = await asyncio.gather(*(batcher.submit("m", model, rows(i * 10, n)) for i, n in enumerate(sizes)))
+        await batcher.close()
+        return outputs
+
+    outputs = run(scenario())
+    assert model.calls == [6, 3, 20, 4]
+    np.testing.assert_array_equal(outputs[3], rows(30, 20) * 2)
+
+
+def test_keys_are_batched_apart() -> None:
+    first, second = Doubler(), Doubler()
+
+    async def scenario() -> None:
+        batcher = Batcher(64, 0.0)
+        await asyncio.gather(*(batcher.submit(("m", i % 2), (first, second)[i % 2], rows(i)) for i in range(10)))
+        await batcher.close()
+
+    run(scenario())
+    assert first.calls == [5] and second.calls == [5]
+
+
+def test_a_failing_call_fails_its_requests_only_and_the_next_call_works() -> None:
+    model = Doubler()
+
+    async def scenario() -> tuple[list[object], np.ndarray]:
+        batcher = Batcher(64, 0.0)
+        failed = await asyncio.gather(
+            batcher.submit("m", model, rows(0)), batcher.submit("m", model, -rows(1)), return_exceptions=True
+        )
+        after = await batcher.submit("m", model, rows(2))
+        await batcher.close()
+        return failed, after
+
+    failed, after = run(scenario())
+    assert all(isinstance(f, ValueError) for f in failed)
+    np.testing.assert_array_equal(after, rows(2) * 2)
+
+
+def test_a_cancelled_request_leaves_its_batch_mates_alone() -> None:
+    model = Doubler()
+
+    async def scenario() -> list[np.ndarray]:
+        batcher = Batcher(64, 0.0)
+        doomed = asyncio.ensure_future(batcher.submit("m", model, rows(0)))
+        kept = [asyncio.ensure_future(batcher.submit("m", model, rows(i))) for i in (1, 2)]
+        await asyncio.sleep(0)  # queued, not yet called
+        doomed.cancel()
+        outputs = await asyncio.gather(*kept)
+        await batcher.close()
+        return outputs
+
+    outputs = run(scenario())
+    np.testing.assert_array_equal(outputs[0], rows(1) * 2)
+    np.testing.assert_array_equal(outputs[1], rows(2) * 2)
+    assert model.calls == [2]
+
+
+def test_a_forming_batch_waits_for_a_request_still_being_received() -> None:
+    model = Doubler()
+
+    async def scenario() -> None:
+        batcher = Batcher(64, FOREVER)
+
+        async def slow_upload() -> np.ndarray:
+            with batcher.receiving():
+                await asyncio.sleep(0.05)  # its body is still arriving
+            return await batcher.submit("m", model, rows(1))
+
+        upload = asyncio.ensure_future(slow_upload())
+        await asyncio.sleep(0)
+        await asyncio.gather(batcher.submit("m", model, rows(0)), upload)
+        await batcher.close()
+
+    run(scenario())
+    assert model.calls == [2]
+
+
+def test_the_wait_for_batch_mates_is_bounded_by_the_maximum_delay() -> None:
+    model = Doubler()
+
+    async def scenario() -> None:
+        batcher = Batcher(64, 0.01)
+        with batcher.receiving():  # a request that never arrives
+            await batcher.submit("m", model, rows(0))
+        await batcher.close()
+
+    run(scenario())
+    assert model.calls == [1]
+
+
+@pytest.mark.parametrize("max_size", [1, 2])
+def test_max_size_one_or_two_still_answers_everyone(max_size: int) -> None:
+    model = Doubler()
+
+    async def scenario() -> list[np.ndarray]:
+        batcher = Batcher(max_size, 0.0)
+        outputs = await asyncio.gather(*(batcher.submit("m", model, rows(i)) for i in range(5)))
+        await batcher.close()
+        return outputs
+
+    outputs = run(scenario())
+    assert all(size <= max_size for size in model.calls) and sum(model.calls) == 5
+    for i, output in enumerate(outputs):
+        np.testing.assert_array_equal(output, rows(i) * 2)
