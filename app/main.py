@@ -17,7 +17,20 @@ from app.api import problems
 from app.api.auth import ApiKeyMiddleware, ApiKeys
 from app.api.fastpath import DirectRoutes, direct_routes
 from app.api.limits import BodyLimitMiddleware
-from app.api.routes import datasets, events, health, jobs, metrics, models, oip, predict, tensorboard, tfserving, ui
+from app.api.routes import (
+    datasets,
+    events,
+    health,
+    jobs,
+    metrics,
+    models,
+    oip,
+    predict,
+    sweeps,
+    tensorboard,
+    tfserving,
+    ui,
+)
 from app.api.telemetry import RequestMetrics
 from app.jobs.models import JobStatus
 from app.jobs.store import JobStore
@@ -43,7 +56,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.predictor = Predictor(registry, settings.model_cache, warm_rows=settings.batch_max_size)
     delay_s = settings.batch_max_delay_ms / 1000
     batcher = Batcher(settings.batch_max_size, delay_s, observe=app.state.metrics.observe_batch)
-    app.state.serving = Serving(registry, app.state.predictor, batcher)
+    app.state.serving = Serving(registry, app.state.predictor, batcher, settings.max_instances)
     app.state.metrics.watch(app.state.predictor.describe, store.count_by_status, [s.value for s in JobStatus])
     app.state.supervisor = None
     if settings.workers > 0:
@@ -73,7 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = Metrics()
     app.add_middleware(DirectRoutes, routes=direct_routes(predict.router, tfserving.router, oip.router))
     app.add_middleware(RequestMetrics, metrics=app.state.metrics)
-    for module in (health, datasets, jobs, events, tensorboard, models, predict, tfserving, oip, metrics):
+    for module in (health, datasets, jobs, sweeps, events, tensorboard, models, predict, tfserving, oip, metrics):
         app.include_router(module.router)
     ui.install(app)
     _protect(app, app.state.settings)

@@ -85,4 +85,6 @@ class Job(BaseModel):
     error: JobError | None = None
     attempts: int = 0
     resumed_from: Progress | None = None
+    sweep_id: str | None = None
+    trial: int | None = None
     worker: WorkerInfo | None = None

@@ -91,7 +91,7 @@ class ProgressWrites:
         self,
         job_id: str,
         worker_id: str,
-        model: ModelRef,
+        model: ModelRef | None,
         final: dict[str, float | None],
         test: dict[str, float | None] | None = None,
     ) -> bool:
@@ -101,9 +101,21 @@ class ProgressWrites:
             (JobStatus.RUNNING,),
             extra_where=job.c.worker_id == worker_id,
             finished_at=utcnow(),
-            model_version=model.version,
+            model_version=model.version if model is not None else None,
             final_metrics=final,
             test_metrics=test,
+        )
+
+    def prune(self, job_id: str, worker_id: str, epoch: int) -> bool:
+        """A sweep's pruner stopped this trial after `epoch`: it ends `pruned`, not failed."""
+        message = f"pruned after epoch {epoch}: its intermediate objective was worse than the other trials'"
+        return self._set_status(
+            job_id,
+            JobStatus.PRUNED,
+            (JobStatus.RUNNING,),
+            extra_where=job.c.worker_id == worker_id,
+            finished_at=utcnow(),
+            error={"type": "Pruned", "message": message},
         )
 
     def fail(self, job_id: str, worker_id: str, error: JobError) -> bool:

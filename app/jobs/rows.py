@@ -30,5 +30,7 @@ def row_to_job(row: RowMapping, history: dict[str, list[float]]) -> Job:
         error=JobError(**row["error"]) if row["error"] else None,
         attempts=row["attempts"],
         resumed_from=Progress(**row["resumed_from"]) if row["resumed_from"] else None,
+        sweep_id=row["sweep_id"],
+        trial=row["trial"],
         worker=worker,
     )

@@ -44,7 +44,15 @@ class JobStore(ProgressWrites):
 
     # --- API side -------------------------------------------------------------------------------------
 
-    def create_job(self, model_name: str, spec: dict[str, Any], epochs: int, max_retries: int = 0) -> Job:
+    def create_job(
+        self,
+        model_name: str,
+        spec: dict[str, Any],
+        epochs: int,
+        max_retries: int = 0,
+        sweep_id: str | None = None,
+        trial: int | None = None,
+    ) -> Job:
         job_id = str(uuid.uuid4())
         row = {
             "id": job_id,
@@ -54,6 +62,8 @@ class JobStore(ProgressWrites):
             "created_at": utcnow(),
             "attempts": 0,
             "max_retries": max_retries,
+            "sweep_id": sweep_id,
+            "trial": trial,
             "progress": Progress(epochs=epochs).model_dump(),
         }
         with self.engine.begin() as conn:
@@ -73,6 +83,7 @@ class JobStore(ProgressWrites):
         model_name: str | None = None,
         limit: int = 50,
         offset: int = 0,
+        sweep_id: str | None = None,
     ) -> list[Job]:
         """Jobs, newest first, optionally filtered."""
         query = select(job).order_by(job.c.created_at.desc(), job.c.id.desc()).limit(limit).offset(offset)
@@ -80,6 +91,8 @@ class JobStore(ProgressWrites):
             query = query.where(job.c.status == status.value)
         if model_name is not None:
             query = query.where(job.c.model_name == model_name)
+        if sweep_id is not None:
+            query = query.where(job.c.sweep_id == sweep_id)
         with self.engine.connect() as conn:
             return self._to_jobs(conn, list(conn.execute(query).mappings()))
 

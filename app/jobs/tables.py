@@ -49,6 +49,8 @@ job = Table(
     Column("test_metrics", JSON),
     Column("model_version", Integer),
     Column("error", JSON),
+    Column("sweep_id", String(36), index=True),
+    Column("trial", Integer),  # the Optuna trial number, for a sweep's trial jobs
 )
 
 # One row per finished epoch: the primary key makes a doubled epoch impossible.
@@ -59,4 +61,20 @@ job_epoch = Table(
     Column("fold", Integer, primary_key=True),  # 0 = the model that gets published; 1..k cross-validation folds
     Column("epoch", Integer, primary_key=True),
     Column("metrics", JSON, nullable=False),
+)
+
+# A hyperparameter sweep: its request, how many trial jobs it created, and its outcome.
+sweep = Table(
+    "sweep",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("status", String(16), nullable=False, index=True),
+    Column("model_name", String(64), nullable=False),
+    Column("spec", JSON, nullable=False),
+    Column("study_name", String(64), nullable=False),
+    Column("created", Integer, nullable=False, default=0),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime),
+    Column("model_version", Integer),
+    Column("error", JSON),
 )

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import platform
+import shutil
+from pathlib import Path
+from typing import Any
 
 import keras
 import numpy as np
@@ -11,6 +15,7 @@ import tensorflow as tf
 from app.datasets.types import Dataset
 from app.registry import LocalRegistry, ModelVersion
 from app.registry.local import ARTIFACT
+from app.registry.pending import PENDING_METADATA
 from app.training.export import export_for_serving
 from app.training.pipeline import Outcome
 from app.training.spec import TrainingSpec
@@ -25,11 +30,9 @@ def framework_versions() -> dict[str, str]:
     }
 
 
-def publish_model(
-    registry: LocalRegistry, job_id: str, spec: TrainingSpec, data: Dataset, outcome: Outcome
-) -> ModelVersion:
+def stage_model(staged: Path, job_id: str, spec: TrainingSpec, data: Dataset, outcome: Outcome) -> dict[str, Any]:
+    """Write the model and its serving exports into `staged`; return the metadata a version will carry."""
     result = outcome.fit
-    staged = registry.new_staging_dir()
     result.model.save(staged / ARTIFACT)
     metadata = {
         "job_id": job_id,
@@ -50,4 +53,20 @@ def publish_model(
         "seed": spec.seed,
     }
     metadata.update(export_for_serving(result.model, staged, data.x))  # SavedModel + verified ONNX, runtime
-    return registry.publish(spec.model_name, staged, metadata)
+    return metadata
+
+
+def publish_model(
+    registry: LocalRegistry, job_id: str, spec: TrainingSpec, data: Dataset, outcome: Outcome
+) -> ModelVersion:
+    staged = registry.new_staging_dir()
+    return registry.publish(spec.model_name, staged, stage_model(staged, job_id, spec, data, outcome))
+
+
+def stage_trial_model(work_dir: Path, job_id: str, spec: TrainingSpec, data: Dataset, outcome: Outcome) -> None:
+    """A sweep trial keeps its model beside the job (`<work_dir>/model`) until the sweep publishes the best."""
+    staged = work_dir / "model"
+    shutil.rmtree(staged, ignore_errors=True)
+    staged.mkdir(parents=True)
+    metadata = stage_model(staged, job_id, spec, data, outcome)
+    (staged / PENDING_METADATA).write_text(json.dumps(metadata, default=str))

@@ -11,13 +11,13 @@ from typing import Any
 
 from app.datasets import load_dataset
 from app.errors import ClaimLost
-from app.jobs.models import JobError, JobStatus, ModelRef
+from app.jobs.models import Job, JobError, JobStatus, ModelRef
 from app.jobs.store import JobStore
 from app.registry import LocalRegistry
 from app.settings import Settings
 from app.training.checkpoints import Checkpoints
 from app.training.pipeline import Reporter, train
-from app.training.publish import publish_model
+from app.training.publish import publish_model, stage_trial_model
 from app.training.spec import TrainingSpec
 
 log = logging.getLogger("maas.child")
@@ -43,6 +43,41 @@ class StoreReporter(Reporter):
         self.store.record_details(self.job_id, self.worker_id, cv=cv)
 
 
+class TrialPruned(Exception):
+    def __init__(self, epoch: int) -> None:
+        super().__init__(f"pruned after epoch {epoch}")
+        self.epoch = epoch
+
+
+class TrialReporter(StoreReporter):
+    """A sweep trial also reports its objective to Optuna each epoch, and stops when the pruner says so."""
+
+    def __init__(self, store: JobStore, job_id: str, worker_id: str, trial: Any, metric: str) -> None:
+        super().__init__(store, job_id, worker_id)
+        self.trial, self.metric = trial, metric
+
+    def epoch(self, epoch: int, epochs: int, logs: dict[str, Any], fold: int | None, folds: int | None) -> None:
+        super().epoch(epoch, epochs, logs, fold, folds)
+        value = logs.get(self.metric)
+        if fold is None and value is not None:
+            self.trial.report(value, epoch)
+            if self.trial.should_prune():
+                raise TrialPruned(epoch)
+
+
+def _reporter(store: JobStore, job: Job, worker_id: str, settings: Settings) -> StoreReporter:
+    if job.sweep_id is None or job.trial is None:
+        return StoreReporter(store, job.id, worker_id)
+    from app.sweeps.spec import SweepSpec
+    from app.sweeps.store import SweepStore
+    from app.sweeps.study import open_study, trial_handle
+
+    row = SweepStore(store.engine).read(job.sweep_id)
+    spec = SweepSpec.model_validate(row.spec)
+    study = open_study(spec, row.study_name, settings.resolved_database_url)
+    return TrialReporter(store, job.id, worker_id, trial_handle(study, job.trial), spec.objective.metric)
+
+
 def failpoint(name: str) -> None:
     """Die here, as a crash would, when MAAS_FAILPOINT names this point: lets the crash tests hit the exact
     moment they are about (e.g. between publishing a model and recording it), which a timed kill cannot."""
@@ -65,15 +100,21 @@ def run_job(job_id: str, settings: Settings) -> None:
             store.start_attempt(job_id, worker_id, spec.fit.epochs)
         data = load_dataset(spec.dataset, settings.datasets_dir)
         validation = spec.fit.validation_data and load_dataset(spec.fit.validation_data, settings.datasets_dir)
-        reporter = StoreReporter(store, job_id, worker_id)
+        reporter = _reporter(store, job, worker_id, settings)
         outcome = train(spec, data, validation, reporter, checkpoints, work_dir / "tensorboard")
-        version = publish_model(LocalRegistry(settings.resolved_registry_dir), job_id, spec, data, outcome)
-        failpoint("after_publish")
-        store.succeed(
-            job_id, worker_id, ModelRef(name=version.name, version=version.version), outcome.fit.final, outcome.test
-        )
+        if job.sweep_id is not None:  # the sweep publishes its best trial's model once all have ended
+            stage_trial_model(work_dir, job_id, spec, data, outcome)
+            store.succeed(job_id, worker_id, None, outcome.fit.final, outcome.test)
+        else:
+            version = publish_model(LocalRegistry(settings.resolved_registry_dir), job_id, spec, data, outcome)
+            failpoint("after_publish")
+            model = ModelRef(name=version.name, version=version.version)
+            store.succeed(job_id, worker_id, model, outcome.fit.final, outcome.test)
+            log.info("job %s published %s v%d", job_id, version.name, version.version)
         checkpoints.clear()
-        log.info("job %s published %s v%d", job_id, version.name, version.version)
+    except TrialPruned as pruned:
+        store.prune(job_id, worker_id, pruned.epoch)
+        checkpoints.clear()
     except ClaimLost:
         log.info("job %s is no longer ours; stopping", job_id)
     except Exception as exc:  # the job fails, the worker lives on

@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from app.jobs.models import Job, JobError, JobStatus
 from app.jobs.store import JobStore
 from app.settings import Settings
+from app.sweeps.driver import SweepDriver
 from app.worker.executors import Executor, JobHandle, LocalExecutor
 
 log = logging.getLogger("maas.worker")
@@ -49,6 +50,7 @@ class Supervisor:
         self._thread: threading.Thread | None = None
         self._last_heartbeat = 0.0
         self._last_stale_check = 0.0
+        self.sweeps = SweepDriver(settings, store)
 
     # --- lifecycle ------------------------------------------------------------------------------------
 
@@ -122,6 +124,7 @@ class Supervisor:
             for job_id in failed:
                 log.error("job %s had a stale heartbeat and no retries left: failed", job_id)
             self._last_stale_check = now
+        self.sweeps.advance_all()
         return self._fill_slots()
 
     def _fill_slots(self) -> int:

@@ -1,0 +1,87 @@
+"""A sweep's search space, checked before anything is queued: every path and every corner of every range must
+give a training spec that fits the data, and the objective must be a metric the trials report."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from pydantic import ValidationError
+
+from app.datasets import load_dataset
+from app.errors import InvalidSpec
+from app.settings import Settings
+from app.sweeps.paths import with_value
+from app.sweeps.spec import ChoiceParam, FloatParam, IntParam, Param, SweepSpec
+from app.training.spec import TrainingSpec
+from app.training.validate import validate_spec
+
+Error = dict[str, Any]
+SCALARS = (str, int, float, bool, type(None))
+
+
+def _corners(param: Param) -> list[Any]:
+    match param:
+        case FloatParam() | IntParam():
+            return [param.low, param.high]
+        case ChoiceParam():
+            return list(param.choices)
+    raise AssertionError(param)
+
+
+def _check_spec(raw: dict[str, Any], loc: list[str | int], settings: Settings) -> list[Error]:
+    try:
+        spec = TrainingSpec.model_validate(raw)
+        data = load_dataset(spec.dataset, settings.datasets_dir)
+        validation = spec.fit.validation_data and load_dataset(spec.fit.validation_data, settings.datasets_dir)
+        validate_spec(spec, data, settings.max_params, validation)
+    except ValidationError as exc:
+        return [{"loc": [*loc, *e["loc"]], "msg": e["msg"]} for e in exc.errors()]
+    except InvalidSpec as exc:
+        return [{"loc": [*loc, *e["loc"]], "msg": e["msg"]} for e in exc.errors]
+    return []
+
+
+def _reported_metrics(base: TrainingSpec) -> list[str]:
+    names = ["loss", *base.metrics]
+    has_validation = base.fit.validation_split > 0 or base.fit.validation_data is not None
+    return names + [f"val_{n}" for n in names] if has_validation else names
+
+
+def check_sweep(spec: SweepSpec, settings: Settings) -> TrainingSpec:
+    """The base training spec, if the whole sweep is valid; InvalidSpec naming every problem otherwise."""
+    base_raw = {**spec.base, "model_name": spec.model_name}
+    errors = _check_spec(base_raw, ["base"], settings)
+    if errors:
+        raise InvalidSpec("; ".join(e["msg"] for e in errors), errors=errors)
+    for path, param in spec.search_space.items():
+        loc: list[str | int] = ["search_space", path]
+        if isinstance(param, ChoiceParam) and not all(isinstance(c, SCALARS) for c in param.choices):
+            errors.append({"loc": loc, "msg": "choices must be strings, numbers, booleans or null"})
+            continue
+        for value in _corners(param):
+            try:
+                candidate = with_value(base_raw, path, value)
+            except (ValueError, KeyError, IndexError, TypeError) as exc:
+                errors.append({"loc": loc, "msg": str(exc)})
+                break
+            found = _check_spec(candidate, loc, settings)
+            errors += [{**e, "msg": f"with {path} = {value!r}: {e['msg']}"} for e in found]
+            if found:
+                break
+    base = TrainingSpec.model_validate(base_raw)
+    reported = _reported_metrics(base)
+    if spec.objective.metric not in reported:
+        errors.append(
+            {
+                "loc": ["objective", "metric"],
+                "msg": f"the trials do not report {spec.objective.metric!r}; expected one of {reported}",
+            }
+        )
+    if spec.sampler == "grid":
+        size = math.prod(len(p.choices) for p in spec.search_space.values() if isinstance(p, ChoiceParam))
+        if spec.trials > size:
+            errors.append({"loc": ["trials"], "msg": f"the grid has {size} points; trials must be at most that"})
+    if errors:
+        raise InvalidSpec("; ".join(e["msg"] for e in errors), errors=errors)
+    return base
