@@ -21,20 +21,13 @@ import numpy as np
 
 from app.datasets.models import DatasetInfo
 from app.datasets.types import Dataset
+from app.durable import fsync_dir
 from app.errors import DatasetNotFound
 
 ID_PATTERN = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 ARRAYS = "data.npz"
 METADATA = "dataset.json"
 STAGING = ".staging"
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _write_durably(path: Path, write: Any) -> None:
@@ -77,7 +70,7 @@ class DatasetCatalog:
             _write_durably(staged / ARRAYS, lambda f: np.savez(f, x=data.x, y=data.y))
             _write_durably(staged / METADATA, lambda f: f.write(info.model_dump_json(indent=2).encode()))
             os.rename(staged, self.root / info.id)
-        _fsync_dir(self.root)
+        fsync_dir(self.root)
         return info
 
     def list_datasets(self) -> list[DatasetInfo]:

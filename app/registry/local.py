@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from app.durable import fsync_dir, write_json_atomically
 from app.errors import AliasNotFound, Conflict, ModelNotFound, VersionNotFound
 from app.registry.models import ModelDetail, ModelSummary, ModelVersion
 from app.registry.names import check_name, is_valid_name
@@ -35,23 +36,6 @@ def file_sha256(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def _write_json_atomically(path: Path, data: Any) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    with tmp.open("w") as f:
-        json.dump(data, f, indent=2, sort_keys=True, default=str)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class LocalRegistry:
@@ -94,9 +78,9 @@ class LocalRegistry:
                     "sha256": file_sha256(staged / ARTIFACT),
                 }
             )
-            _write_json_atomically(staged / METADATA, record.model_dump(mode="json"))
+            write_json_atomically(staged / METADATA, record.model_dump(mode="json"))
             os.rename(staged, model_dir / str(version))
-            _fsync_dir(model_dir)
+            fsync_dir(model_dir)
             return record
 
     # --- reading --------------------------------------------------------------------------------------
@@ -155,7 +139,7 @@ class LocalRegistry:
         with self._locked(name):
             self._version_dir(name, version)
             aliases = {**self.read_aliases(name), alias: version}
-            _write_json_atomically(self.root / name / ALIASES, aliases)
+            write_json_atomically(self.root / name / ALIASES, aliases)
         return aliases
 
     def delete_alias(self, name: str, alias: str) -> dict[str, int]:
@@ -164,7 +148,7 @@ class LocalRegistry:
             if alias not in aliases:
                 raise AliasNotFound(f"model {name!r} has no alias {alias!r}")
             del aliases[alias]
-            _write_json_atomically(self.root / name / ALIASES, aliases)
+            write_json_atomically(self.root / name / ALIASES, aliases)
         return aliases
 
     def delete_version(self, name: str, version: int) -> None:

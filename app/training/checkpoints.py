@@ -19,11 +19,7 @@ from typing import Any
 
 import keras
 
-
-def _write_json(path: Path, data: Any) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    tmp.write_text(json.dumps(data))
-    os.replace(tmp, path)
+from app.durable import write_json_atomically
 
 
 class Checkpoints:
@@ -42,11 +38,11 @@ class Checkpoints:
             return json.loads(self.state_path.read_text())
         self.root.mkdir(parents=True, exist_ok=True)
         state = {"shuffle_seed": secrets.randbelow(2**31)}
-        _write_json(self.state_path, state)
+        write_json_atomically(self.state_path, state)
         return state
 
     def remember(self, key: str, value: Any) -> None:
-        _write_json(self.state_path, {**self.state(), key: value})
+        write_json_atomically(self.state_path, {**self.state(), key: value})
 
     def save(self, phase: str, model: keras.Model, epoch: int, history: dict[str, list[Any]]) -> None:
         """The model after `epoch` (1-based) of `phase` and the history so far. The model is renamed into place
@@ -55,7 +51,7 @@ class Checkpoints:
         tmp = self.root / f".{phase}.{uuid.uuid4().hex}.keras"
         model.save(tmp)
         os.replace(tmp, self.root / f"{phase}-{epoch}.keras")
-        _write_json(self.root / f"{phase}.json", {"epoch": epoch, "history": history})
+        write_json_atomically(self.root / f"{phase}.json", {"epoch": epoch, "history": history})
         for old in self.root.glob(f"{phase}-*.keras"):
             if old.name != f"{phase}-{epoch}.keras":
                 old.unlink(missing_ok=True)

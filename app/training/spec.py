@@ -27,7 +27,7 @@ RegressionLoss = Literal[
     "mean_absolute_percentage_error",
 ]
 LossName = ClassificationLoss | RegressionLoss
-Metric = Literal[
+ClassificationMetric = Literal[
     "accuracy",
     "sparse_categorical_accuracy",
     "categorical_accuracy",
@@ -37,13 +37,12 @@ Metric = Literal[
     "auc",
     "precision",
     "recall",
-    "mean_squared_error",
-    "mse",
-    "mean_absolute_error",
-    "mae",
-    "root_mean_squared_error",
-    "mean_absolute_percentage_error",
 ]
+RegressionMetric = Literal[
+    "mean_squared_error", "mse", "mean_absolute_error", "mae", "root_mean_squared_error",
+    "mean_absolute_percentage_error",
+]  # fmt: skip
+Metric = ClassificationMetric | RegressionMetric
 
 
 class ModelSpec(Strict):

@@ -14,21 +14,11 @@ from app.datasets.types import Dataset
 from app.errors import InvalidSpec
 from app.training.layers import Conv2D, Dense
 from app.training.shapes import infer_stack
-from app.training.spec import ClassificationLoss, RegressionLoss, TrainingSpec
+from app.training.spec import ClassificationLoss, ClassificationMetric, RegressionLoss, TrainingSpec
 
 CLASSIFICATION_LOSSES = set(get_args(ClassificationLoss))
 REGRESSION_LOSSES = set(get_args(RegressionLoss))
-CLASSIFICATION_METRICS = {
-    "accuracy",
-    "sparse_categorical_accuracy",
-    "categorical_accuracy",
-    "binary_accuracy",
-    "top_k_categorical_accuracy",
-    "sparse_top_k_categorical_accuracy",
-    "auc",
-    "precision",
-    "recall",
-}
+CLASSIFICATION_METRICS = set(get_args(ClassificationMetric))
 BINARY_ONLY_METRICS = {"auc", "precision", "recall", "binary_accuracy"}
 PROBABILITY_ACTIVATIONS = {"softmax", "sigmoid"}
 
