@@ -301,11 +301,13 @@ def report(
     import onnxruntime
     import tensorflow as tf
 
-    print(
-        f"Machine: {os.cpu_count()} cores ({platform.processor() or platform.machine()}), Python {platform.python_version()}, "
-        f"TensorFlow {tf.__version__}, ONNX Runtime {onnxruntime.__version__}; load by {'wrk' if use_wrk else 'httpx'}; "
-        f"{args.duration:g} s per cell; served by {meta['runtime']} (ONNX max abs diff {meta.get('onnx_max_abs_diff')})\n"
+    machine = f"{os.cpu_count()} cores ({platform.processor() or platform.machine()})"
+    libraries = (
+        f"Python {platform.python_version()}, TensorFlow {tf.__version__}, ONNX Runtime {onnxruntime.__version__}"
     )
+    served = f"served by {meta['runtime']} (ONNX max abs diff {meta.get('onnx_max_abs_diff')})"
+    tool = "wrk" if use_wrk else "httpx"
+    print(f"Machine: {machine}, {libraries}; load by {tool}, {args.duration:g} s per cell; {served}\n")
     print("| in-process call | ms |\n|---|---|")
     for name, ms in raw.items():
         print(f"| {name} | {ms:.3f} |")
@@ -315,9 +317,8 @@ def report(
         cells = []
         for c in args.concurrency:
             load = results[name, c]
-            cells.append(
-                f"{load.rps:.0f}{' (' + str(load.errors) + ' errors)' if load.errors else ''} | {load.p50_ms:.2f} | {load.p99_ms:.2f}"
-            )
+            errors = f" ({load.errors} errors)" if load.errors else ""
+            cells.append(f"{load.rps:.0f}{errors} | {load.p50_ms:.2f} | {load.p99_ms:.2f}")
         print(f"| {name} | " + " | ".join(cells) + " |")
     count = re.search(rf'^maas_batch_size_count\{{model="{MODEL}",version="1"\}} (\S+)$', metrics, re.MULTILINE)
     total = re.search(rf'^maas_batch_size_sum\{{model="{MODEL}",version="1"\}} (\S+)$', metrics, re.MULTILINE)

@@ -26,6 +26,7 @@ STATUS_BY_ERROR: dict[type[errors.MaasError], int] = {
     errors.Invalid: 400,
     errors.Conflict: 409,
     errors.NotReady: 503,
+    errors.TooLarge: 413,
 }
 
 

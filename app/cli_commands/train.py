@@ -18,6 +18,7 @@ from app.cli_commands.common import (
     JsonOpt,
     UrlOpt,
     connect,
+    err,
     fail,
     format_metrics,
     out,
@@ -56,7 +57,16 @@ def train(
 
 
 def follow_job(client: MaasClient, job_id: str, as_json: bool) -> int:
-    """Show the job's events until it ends; the exit code says whether it succeeded."""
+    """Show the job's events until it ends; the exit code says whether it succeeded. Ctrl-C stops watching
+    (130), not the job."""
+    try:
+        return _follow(client, job_id, as_json)
+    except KeyboardInterrupt:
+        err.print(f"stopped watching; the job goes on (maas jobs follow {job_id}, or maas cancel {job_id})")
+        return 130
+
+
+def _follow(client: MaasClient, job_id: str, as_json: bool) -> int:
     if as_json:  # one JSON object per line, for scripts
         last = None
         for event in client.follow(job_id):

@@ -153,7 +153,16 @@ def delete_alias(name: str, alias: str) -> Call:
     return Call("DELETE", f"/models/{name}/aliases/{alias}")
 
 
+def _instances(instances: Any) -> Any:
+    """orjson writes numeric, C-ordered arrays directly (fast); anything else goes as plain lists."""
+    if isinstance(instances, np.ndarray):
+        if instances.dtype.kind in "biuf":
+            return np.ascontiguousarray(instances)
+        return instances.tolist()
+    return instances
+
+
 def predict(model: str, instances: Any, version: int | None, alias: str | None) -> Call:
     """Instances: a numpy array or nested lists, one row per instance."""
-    payload = {"model": model, **_params(version=version, alias=alias), "instances": np.asarray(instances)}
+    payload = {"model": model, **_params(version=version, alias=alias), "instances": _instances(instances)}
     return _post_json("/predict", payload, parse=_prediction)

@@ -163,10 +163,11 @@ class Batcher:
             if len(outputs) != len(merged):
                 raise RuntimeError(f"the model returned {len(outputs)} rows for {len(merged)} inputs")
         except Exception as exc:  # the call failed: its requests fail, the lane goes on
-            for request in taken:
-                if not request.future.done():
-                    request.future.set_exception(exc)
+            _fail(taken, exc)
             return
+        except asyncio.CancelledError:  # closing: nobody may wait forever
+            _fail(taken, RuntimeError("the server is shutting down"))
+            raise
         offset = 0
         for request in taken:
             size = len(request.batch)
@@ -197,6 +198,12 @@ class _Receiving:
     def __exit__(self, *_exc: object) -> None:
         self._batcher._receiving -= 1
         self._batcher._wake()
+
+
+def _fail(requests: list[_Request], exc: BaseException) -> None:
+    for request in requests:
+        if not request.future.done():
+            request.future.set_exception(exc)
 
 
 def _resolve(waiter: asyncio.Future[None]) -> None:

@@ -9,6 +9,7 @@ from contextlib import AbstractContextManager
 
 import numpy as np
 
+from app.errors import TooLarge
 from app.registry import LocalRegistry
 from app.serving.batcher import Batcher
 from app.serving.predictor import Key, LoadedModel, Predictor
@@ -16,8 +17,11 @@ from app.serving.resolver import VersionResolver
 
 
 class Serving:
-    def __init__(self, registry: LocalRegistry, predictor: Predictor, batcher: Batcher) -> None:
+    def __init__(
+        self, registry: LocalRegistry, predictor: Predictor, batcher: Batcher, max_instances: int = 10_000
+    ) -> None:
         self.registry = registry
+        self.max_instances = max_instances
         self.predictor = predictor
         self.batcher = batcher
         self.resolver = VersionResolver(registry)
@@ -45,6 +49,11 @@ class Serving:
 
     async def infer(self, loaded: LoadedModel, batch: np.ndarray) -> np.ndarray:
         """The model's output rows for `batch`, computed together with concurrent requests for that version."""
+        if len(batch) > self.max_instances:
+            raise TooLarge(
+                f"the request has {len(batch)} rows; one prediction request may send {self.max_instances} "
+                "(MAAS_MAX_INSTANCES)"
+            )
         return await self.batcher.submit(loaded.key, loaded, batch)
 
     def receiving(self) -> AbstractContextManager[None]:

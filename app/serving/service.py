@@ -24,7 +24,7 @@ def parse_version(name: str, version: str | None) -> int | None:
     """A version given in a URL path; a non-number is a version that does not exist."""
     if version is None:
         return None
-    if not version.isdigit() or int(version) < 1:
+    if not (version.isascii() and version.isdigit()) or int(version) < 1:
         raise VersionNotFound(f"model {name!r} has no version {version!r}")
     return int(version)
 

@@ -48,7 +48,8 @@ def test_predict_takes_numpy_and_returns_numpy_with_class_names(data_dir: Path) 
     iris = load_iris()
 
     async def scenario(client: AsyncMaasClient) -> Any:
-        return await client.predict("iris-mlp", iris.data.astype(np.float32), version=1)
+        # scikit-learn hands out Fortran-ordered float64 arrays as often as not: both must just work
+        return await client.predict("iris-mlp", np.asfortranarray(iris.data), version=1)
 
     result = run(data_dir, scenario)
 

@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sklearn.datasets import load_iris
 
+from app.main import create_app
 from app.registry import LocalRegistry
 from app.settings import Settings
 
@@ -134,3 +135,30 @@ def test_new_versions_and_alias_moves_take_effect_without_restart(served: TestCl
     assert 'maas_model_loaded{model="iris-mlp",runtime="onnxruntime",version="2"} 1.0' in served.get("/metrics").text
     moved = served.post("/v1/models/iris-mlp/labels/prod:predict", json={"instances": ROWS}).json()
     assert moved == {"predictions": native(served, version=2)} != latest
+
+
+def test_fastapis_own_routing_answers_as_the_fast_path_does(served: TestClient, tmp_path: Path) -> None:
+    """Behind a path prefix (`root_path`) the prediction POSTs take FastAPI's routing, not the fast path."""
+    infer = {"inputs": [{"name": "input", "shape": [5, 4], "datatype": "FP32", "data": ROWS}]}
+    with TestClient(create_app(Settings(data_dir=tmp_path / "served", workers=0)), root_path="/api") as routed:
+        for path, body in [
+            ("/predict", {"model": "iris-mlp", "instances": ROWS}),
+            ("/v1/models/iris-mlp:predict", {"instances": ROWS}),
+            ("/v2/models/iris-mlp/infer", {**infer, "id": "same"}),
+            ("/v1/models/iris-mlp:predict", {"instances": [[1.0]]}),
+            ("/predict", {"model": "iris-mlp", "instances": [[1.0]]}),
+        ]:
+            fast, slow = served.post(path, json=body), routed.post(f"/api{path}", json=body)
+            assert (slow.status_code, slow.json()) == (fast.status_code, fast.json())
+
+
+def test_more_rows_than_max_instances_is_413_in_every_protocol(served: TestClient, tmp_path: Path) -> None:
+    infer = {"inputs": [{"name": "input", "shape": [5, 4], "datatype": "FP32", "data": ROWS}]}
+    with TestClient(create_app(Settings(data_dir=tmp_path / "served", workers=0, max_instances=4))) as capped:
+        assert "MAAS_MAX_INSTANCES" in assert_error(
+            capped.post("/v1/models/iris-mlp:predict", json={"instances": ROWS}), 413
+        )
+        assert "MAAS_MAX_INSTANCES" in assert_error(capped.post("/v2/models/iris-mlp/infer", json=infer), 413)
+        native_response = capped.post("/predict", json={"model": "iris-mlp", "instances": ROWS})
+        assert native_response.status_code == 413 and native_response.json()["code"] == "too_large"
+        assert capped.post("/v1/models/iris-mlp:predict", json={"instances": ROWS[:4]}).status_code == 200

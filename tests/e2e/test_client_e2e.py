@@ -20,6 +20,8 @@ def test_train_follow_wait_and_predict(server: Server) -> None:
         done = maas.wait(job["id"], timeout=120)
         result = maas.predict("iris-client", iris.data[:20])
         listed = maas.list_jobs(model_name="iris-client")
+        resumed = list(maas.follow(job["id"], last_event_id=events[2].id))
+        after_the_end = list(maas.follow(job["id"], last_event_id=events[-1].id))
 
     assert [e.data["epoch"] for e in events if e.event == "progress"] == [1, 2, 3]
     assert events[-1].is_terminal and events[-1].data["model"] == {"name": "iris-client", "version": 1}
@@ -28,6 +30,7 @@ def test_train_follow_wait_and_predict(server: Server) -> None:
     assert np.allclose(result.predictions.sum(axis=1), 1, atol=1e-4)
     assert set(result.classes) <= {"setosa", "versicolor", "virginica"}
     assert [j["id"] for j in listed] == [job["id"]]
+    assert resumed == events[3:] and after_the_end == []
 
 
 def test_errors_are_typed_and_name_the_problem(server: Server) -> None:

@@ -31,11 +31,12 @@ def read_jobs(
     store: StoreDep,
     status: JobStatus | None = None,
     model_name: str | None = None,
+    sweep_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> list[Job]:
     """Jobs, newest first."""
-    return store.read_jobs(status=status, model_name=model_name, limit=limit, offset=offset)
+    return store.read_jobs(status=status, model_name=model_name, limit=limit, offset=offset, sweep_id=sweep_id)
 
 
 @router.get("/jobs/{job_id}", response_model=Job)

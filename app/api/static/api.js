@@ -20,10 +20,13 @@ function withKey(headers) {
 }
 
 let pendingKey = null;
+let declined = false; // the user cancelled the prompt: do not ask again on every poll, only from the button
 
 /** Ask for a key once, however many calls are waiting for it; resolves true when one was given. */
-export function askForKey(reason) {
+export function askForKey(reason, { fromUser = false } = {}) {
+  if (fromUser) declined = false;
   if (pendingKey) return pendingKey;
+  if (declined) return Promise.resolve(false);
   const dialog = document.getElementById("key-dialog");
   document.getElementById("key-reason").textContent = reason || "This server needs an API key.";
   document.getElementById("key-input").value = "";
@@ -34,7 +37,10 @@ export function askForKey(reason) {
       if (dialog.returnValue === "ok" && value) {
         sessionStorage.setItem(KEY, value);
         resolve(true);
-      } else resolve(false);
+      } else {
+        declined = true;
+        resolve(false);
+      }
     }, { once: true });
   });
   dialog.showModal();

@@ -33,5 +33,5 @@ async function route() {
 }
 
 window.addEventListener("hashchange", route);
-document.getElementById("key-button").addEventListener("click", () => askForKey("Enter the API key to send with every request.").then(route));
+document.getElementById("key-button").addEventListener("click", () => askForKey("Enter the API key to send with every request.", { fromUser: true }).then(route));
 route();
