@@ -5,6 +5,7 @@ creation and the finish are compare-and-set updates, so several workers never do
 from __future__ import annotations
 
 import logging
+import shutil
 from typing import Any
 
 from app.jobs.models import Job, JobStatus
@@ -93,6 +94,8 @@ class SweepDriver:
         version = publish_pending(registry, spec.model_name, self.settings.jobs_dir / job.id / "model", extra)
         if spec.alias:
             registry.set_alias(spec.model_name, spec.alias, version.version)
+        for trial_job in jobs:  # the trials' staged models are no longer needed once the best is published
+            shutil.rmtree(self.settings.jobs_dir / trial_job.id / "model", ignore_errors=True)
         if self.sweeps.finish(row.id, SweepStatus.SUCCEEDED, model_version=version.version):
             log.info(
                 "sweep %s: trial %d is best (%s = %s); published v%d",
