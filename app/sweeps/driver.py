@@ -94,8 +94,6 @@ class SweepDriver:
         version = publish_pending(registry, spec.model_name, self.settings.jobs_dir / job.id / "model", extra)
         if spec.alias:
             registry.set_alias(spec.model_name, spec.alias, version.version)
-        for trial_job in jobs:  # the trials' staged models are no longer needed once the best is published
-            shutil.rmtree(self.settings.jobs_dir / trial_job.id / "model", ignore_errors=True)
         if self.sweeps.finish(row.id, SweepStatus.SUCCEEDED, model_version=version.version):
             log.info(
                 "sweep %s: trial %d is best (%s = %s); published v%d",
@@ -105,3 +103,5 @@ class SweepDriver:
                 best.value,
                 version.version,
             )
+        for trial_job in jobs:  # the trials' staged models are no longer needed once the sweep is done
+            shutil.rmtree(self.settings.jobs_dir / trial_job.id / "model", ignore_errors=True)
