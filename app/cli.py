@@ -1,5 +1,5 @@
 """The `maas` command: `maas serve` (API plus embedded workers), `maas worker` (workers alone), and the client
-commands registered from `app.cli_commands` (train, jobs, cancel, models, predict, datasets)."""
+commands registered from `app.cli_commands` (train, jobs, cancel, models, predict, datasets, sweep, sweeps)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The client side of the `maas` command: train, jobs, cancel, models, predict, datasets (on `app.client`).
+"""The client side of the `maas` command: train, jobs, cancel, models, predict, datasets, sweep, sweeps (on
+`app.client`).
 
 Each module holds one resource's commands; `register` adds them all to the CLI next to `serve` and `worker`.
 """
@@ -7,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from app.cli_commands import datasets, jobs, models, predict, train
+from app.cli_commands import datasets, jobs, models, predict, sweeps, train
 
 
 def register(cli: typer.Typer) -> None:
@@ -17,3 +18,5 @@ def register(cli: typer.Typer) -> None:
     cli.add_typer(models.app, name="models")
     cli.command()(predict.predict)
     cli.add_typer(datasets.app, name="datasets")
+    cli.command()(sweeps.sweep)
+    cli.add_typer(sweeps.app, name="sweeps")

@@ -1,7 +1,7 @@
 """What every client command shares: the `--url` / `--api-key` / `--json` options, one client per command, and
 the mapping from errors to exit codes and readable messages.
 
-Exit codes: 0 ok · 1 the job failed or was cancelled · 2 usage or invalid input (including 400/409/413/422
+Exit codes: 0 ok · 1 the job (or sweep) failed or was cancelled · 2 usage or invalid input (including 400/409/413/422
 answers) · 3 not found · 4 connection or server error (5xx, 429) · 5 missing or refused API key (401/403).
 """
 

@@ -6,6 +6,8 @@ with MaasClient("http://127.0.0.1:8000") as maas:
     for event in maas.follow(job["id"]):
         print(event.event, event.data)
     print(maas.predict("iris-mlp", [[5.1, 3.5, 1.4, 0.2]]).classes)
+    sweep = maas.wait_sweep(maas.create_sweep("examples/digits-sweep.json")["id"])
+    print(sweep["best"]["params"], sweep["model"])
 """
 
 from app.client.aio import AsyncMaasClient

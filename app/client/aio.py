@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +10,7 @@ import anyio
 import httpx
 
 from app.client import calls
-from app.client.base import STREAM_TIMEOUT, TERMINAL, client_options, request_options
+from app.client.base import STREAM_TIMEOUT, SWEEP_TERMINAL, TERMINAL, client_options, request_options
 from app.client.calls import Call, Prediction
 from app.client.errors import MaasConnectionError, raise_for_status
 from app.client.sse import Event, EventDecoder, aiter_events
@@ -88,12 +88,23 @@ class AsyncMaasClient:
 
     async def wait(self, job_id: str, timeout: float | None = None, poll_s: float = 0.5) -> Json:
         """Poll until the job is terminal and return it; TimeoutError after `timeout` seconds."""
+        return await self._wait("job", self.get_job, job_id, TERMINAL, timeout, poll_s)
+
+    async def _wait(
+        self,
+        kind: str,
+        read: Callable[[str], Awaitable[Json]],
+        ident: str,
+        ends: frozenset[str],
+        timeout: float | None,
+        poll_s: float,
+    ) -> Json:
         deadline = None if timeout is None else anyio.current_time() + timeout
-        while (job := await self.get_job(job_id))["status"] not in TERMINAL:
+        while (state := await read(ident))["status"] not in ends:
             if deadline is not None and anyio.current_time() > deadline:
-                raise TimeoutError(f"job {job_id} is still {job['status']} after {timeout} s")
+                raise TimeoutError(f"{kind} {ident} is still {state['status']} after {timeout} s")
             await anyio.sleep(poll_s)
-        return job
+        return state
 
     async def follow(self, job_id: str, last_event_id: str | None = None, reconnects: int = 5) -> AsyncIterator[Event]:
         """The job's events as they happen, until its terminal status; a broken connection is resumed from the
@@ -120,6 +131,35 @@ class AsyncMaasClient:
             if failures > reconnects:
                 raise MaasConnectionError(f"lost the event stream of job {job_id}: {problem}")
             await anyio.sleep((decoder.retry_ms or 1000) / 1000)
+
+    # --- sweeps ---------------------------------------------------------------------------------------------
+    async def create_sweep(self, spec: Json | str | Path) -> Json:
+        """Start a sweep (a dict, or a .json/.yaml path); returns it, still without trials."""
+        return await self._send(calls.create_sweep(spec))
+
+    async def list_sweeps(self, status: str | None = None, limit: int = 50, offset: int = 0) -> list[Json]:
+        return await self._send(calls.list_sweeps(status, limit, offset))
+
+    async def get_sweep(self, sweep_id: str) -> Json:
+        """The sweep with its trials (params, state, objective, epochs), best trial, importances and model."""
+        return await self._send(calls.get_sweep(sweep_id))
+
+    async def cancel_sweep(self, sweep_id: str) -> Json:
+        return await self._send(calls.cancel_sweep(sweep_id))
+
+    async def wait_sweep(self, sweep_id: str, timeout: float | None = None, poll_s: float = 1.0) -> Json:
+        """Poll until the sweep has ended (its best model published, or failed, or cancelled) and return it."""
+        return await self._wait("sweep", self.get_sweep, sweep_id, SWEEP_TERMINAL, timeout, poll_s)
+
+    async def watch_sweep(self, sweep_id: str, poll_s: float = 1.0) -> AsyncIterator[Json]:
+        """The sweep read every `poll_s` seconds, ending with its final state. Polled, not streamed: a sweep's
+        state is its Optuna study plus its trials' jobs, and has no event stream of its own."""
+        while True:
+            sweep = await self.get_sweep(sweep_id)
+            yield sweep
+            if sweep["status"] in SWEEP_TERMINAL:
+                return
+            await anyio.sleep(poll_s)
 
     # --- registry and prediction ----------------------------------------------------------------------------
     async def list_models(self) -> list[Json]:

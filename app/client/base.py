@@ -14,6 +14,7 @@ TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 # A stream is silent between epochs; the server sends a keep-alive comment every 15 s.
 STREAM_TIMEOUT = httpx.Timeout(60.0, connect=10.0, read=120.0)
 TERMINAL = frozenset({"succeeded", "failed", "cancelled", "pruned"})
+SWEEP_TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
 
 
 def client_options(url: str | None, api_key: str | None, timeout: Any, **httpx_options: Any) -> dict[str, Any]:

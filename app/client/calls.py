@@ -121,6 +121,26 @@ def events(job_id: str, last_event_id: str | None) -> Call:
     return Call("GET", f"/jobs/{job_id}/events", headers=headers)
 
 
+# --- sweeps -------------------------------------------------------------------------------------------------
+
+
+def create_sweep(spec: dict[str, Any] | str | Path) -> Call:
+    """A sweep spec (base training spec, search space, trials, objective) as a dict or a `.json` / `.yaml` path."""
+    return _post_json("/sweeps", spec if isinstance(spec, dict) else load_spec(spec))
+
+
+def list_sweeps(status: str | None, limit: int, offset: int) -> Call:
+    return Call("GET", "/sweeps", params=_params(status=status, limit=limit, offset=offset))
+
+
+def get_sweep(sweep_id: str) -> Call:
+    return Call("GET", f"/sweeps/{sweep_id}")
+
+
+def cancel_sweep(sweep_id: str) -> Call:
+    return Call("POST", f"/sweeps/{sweep_id}/cancel")
+
+
 # --- registry and prediction --------------------------------------------------------------------------------
 
 

@@ -1,4 +1,4 @@
-"""Training specs from files: JSON or YAML, the same document either way."""
+"""Specs from files (training and sweep specs alike): JSON or YAML, the same document either way."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def load_spec(path: str | Path) -> dict[str, Any]:
     elif suffix in (".yaml", ".yml"):
         spec = yaml.safe_load(text)
     else:
-        raise ValueError(f"{path.name}: a training spec is a .json, .yaml or .yml file")
+        raise ValueError(f"{path.name}: a spec is a .json, .yaml or .yml file")
     if not isinstance(spec, dict):
-        raise ValueError(f"{path.name}: a training spec is an object (a mapping of fields), not {type(spec).__name__}")
+        raise ValueError(f"{path.name}: a spec is an object (a mapping of fields), not {type(spec).__name__}")
     return spec

@@ -12,7 +12,7 @@ from app.jobs.store import JobStore
 from app.settings import Settings
 from app.sweeps.spec import SweepSpec
 from app.sweeps.store import SweepRow, SweepStatus, SweepStore
-from app.sweeps.study import open_study
+from app.sweeps.study import open_study, tell
 from app.sweeps.validate import check_sweep
 
 
@@ -60,7 +60,17 @@ def cancel_sweep(sweeps: SweepStore, store: JobStore, sweep_id: str, settings: S
         for job in store.read_jobs(sweep_id=sweep_id, limit=1000):
             if not job.status.terminal:
                 store.cancel(job.id)
+        _fail_open_trials(sweeps.read(sweep_id), settings)
     return read_sweep(sweeps, store, sweep_id, settings)
+
+
+def _fail_open_trials(row: SweepRow, settings: Settings) -> None:
+    """Trials still open in the study will never end now: record them as failed, so the study agrees."""
+    from optuna.trial import TrialState
+
+    study = open_study(SweepSpec.model_validate(row.spec), row.study_name, settings.resolved_database_url)
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        tell(study, trial.number, state=TrialState.FAIL)
 
 
 def _view(row: SweepRow, jobs: list, study: Any) -> Sweep:

@@ -29,16 +29,17 @@ def _corners(param: Param) -> list[Any]:
     raise AssertionError(param)
 
 
-def _check_spec(raw: dict[str, Any], loc: list[str | int], settings: Settings) -> list[Error]:
+def _check_spec(raw: dict[str, Any], loc: list[str | int], settings: Settings, inner: bool = True) -> list[Error]:
+    """Problems of one candidate training spec, located under `loc` (plus the field inside it when `inner`)."""
     try:
         spec = TrainingSpec.model_validate(raw)
         data = load_dataset(spec.dataset, settings.datasets_dir)
         validation = spec.fit.validation_data and load_dataset(spec.fit.validation_data, settings.datasets_dir)
         validate_spec(spec, data, settings.max_params, validation)
     except ValidationError as exc:
-        return [{"loc": [*loc, *e["loc"]], "msg": e["msg"]} for e in exc.errors()]
+        return [{"loc": [*loc, *(e["loc"] if inner else [])], "msg": e["msg"]} for e in exc.errors()]
     except InvalidSpec as exc:
-        return [{"loc": [*loc, *e["loc"]], "msg": e["msg"]} for e in exc.errors]
+        return [{"loc": [*loc, *(e["loc"] if inner else [])], "msg": e["msg"]} for e in exc.errors]
     return []
 
 
@@ -65,7 +66,7 @@ def check_sweep(spec: SweepSpec, settings: Settings) -> TrainingSpec:
             except (ValueError, KeyError, IndexError, TypeError) as exc:
                 errors.append({"loc": loc, "msg": str(exc)})
                 break
-            found = _check_spec(candidate, loc, settings)
+            found = _check_spec(candidate, loc, settings, inner=False)
             errors += [{**e, "msg": f"with {path} = {value!r}: {e['msg']}"} for e in found]
             if found:
                 break

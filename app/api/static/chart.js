@@ -1,17 +1,18 @@
 // A small line chart in inline SVG: one polyline per series (x = epoch), axes with "nice" ticks, a legend.
 // Redrawn whole on every update: a few hundred points at most, far below what needs incremental drawing.
+// The SVG helpers and tick rules are exported for the sweeps' scatter plots, so both kinds of chart look alike.
 const NS = "http://www.w3.org/2000/svg";
 const COLORS = ["#2563eb", "#ea580c", "#16a34a", "#9333ea", "#dc2626", "#0891b2"];
-const SIZE = { width: 520, height: 260, left: 56, right: 16, top: 28, bottom: 36 };
+export const SIZE = { width: 520, height: 260, left: 56, right: 16, top: 28, bottom: 36 };
 
-function el(name, attrs = {}, text) {
+export function el(name, attrs = {}, text) {
   const node = document.createElementNS(NS, name);
   for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, value);
   if (text !== undefined) node.textContent = text;
   return node;
 }
 
-function niceTicks(min, max, count = 5) {
+export function niceTicks(min, max, count = 5) {
   if (min === max) { min -= 0.5; max += 0.5; }
   const raw = (max - min) / count;
   const magnitude = 10 ** Math.floor(Math.log10(raw));
@@ -23,7 +24,7 @@ function niceTicks(min, max, count = 5) {
   return ticks;
 }
 
-function formatTick(value) {
+export function formatTick(value) {
   const abs = Math.abs(value);
   return abs !== 0 && (abs < 1e-3 || abs >= 1e5) ? value.toExponential(1) : String(Number(value.toPrecision(4)));
 }

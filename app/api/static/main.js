@@ -1,4 +1,4 @@
-// The dashboard's router: #/jobs[/ID], #/models[/NAME], #/datasets, #/playground?model=..&version=..
+// The dashboard's router: #/jobs[/ID], #/models[/NAME], #/datasets, #/sweeps[/ID], #/playground?model=..&version=..
 // Each page gets an AbortSignal that fires when the user navigates away (stops its polling and event streams).
 import { askForKey } from "./api.js";
 import { datasetsPage } from "./datasets.js";
@@ -6,6 +6,7 @@ import { h } from "./dom.js";
 import { jobsPage } from "./jobs.js";
 import { modelsPage } from "./models.js";
 import { playgroundPage } from "./playground.js";
+import { sweepsPage } from "./sweeps.js";
 
 let current = new AbortController();
 
@@ -25,6 +26,7 @@ async function route() {
     if (page === "jobs") jobsPage(main, { id: arg || null }, current.signal);
     else if (page === "models") await modelsPage(main, { name: arg || null });
     else if (page === "datasets") await datasetsPage(main);
+    else if (page === "sweeps") sweepsPage(main, { id: arg || null }, current.signal);
     else if (page === "playground") await playgroundPage(main, query);
     else main.replaceChildren(h("p", {}, "No such page. ", h("a", { href: "#/jobs" }, "Jobs")));
   } catch (error) {
