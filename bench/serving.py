@@ -9,7 +9,7 @@ side by side with:
   (c) an empty FastAPI endpoint that only parses the same body with orjson — the HTTP floor.
 (b) and (c) run in `bench/baseline_app.py` under uvicorn, configured as maas is. Prints a Markdown report.
 
-    .venv/bin/python bench/serving.py [--duration 3] [--concurrency 1 8 64]
+    .venv/bin/python bench/serving.py [--duration 2] [--rounds 3] [--concurrency 1 8 64]
 """
 
 from __future__ import annotations
@@ -46,6 +46,15 @@ class Load:
     errors: int
 
 
+def median_load(loads: list[Load]) -> Load:
+    return Load(
+        statistics.median(x.rps for x in loads),
+        statistics.median(x.p50_ms for x in loads),
+        statistics.median(x.p99_ms for x in loads),
+        sum(x.errors for x in loads),
+    )
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -69,12 +78,13 @@ def wait_healthy(url: str, path: str, proc: subprocess.Popen[bytes], timeout: fl
 def wait_idle(url: str, body: bytes, timeout: float = 60) -> None:
     """Until the hand-written server has worked off the requests still queued in its thread pool."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        started = time.perf_counter()
-        httpx.post(url, content=body, timeout=60)
-        if time.perf_counter() - started < 0.02:
-            return
-        time.sleep(0.5)
+    with httpx.Client(timeout=60) as client:
+        while time.monotonic() < deadline:
+            started = time.perf_counter()
+            client.post(url, content=body)
+            if time.perf_counter() - started < 0.05:
+                return
+            time.sleep(0.5)
 
 
 def publish_mlp(data_dir: Path) -> dict[str, object]:
@@ -226,7 +236,8 @@ def raw_calls(version_dir: Path, meta: dict[str, object]) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--duration", type=float, default=3.0, help="seconds per measurement")
+    parser.add_argument("--duration", type=float, default=2.0, help="seconds per measurement")
+    parser.add_argument("--rounds", type=int, default=3, help="measurements per cell; the report shows medians")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 64])
     parser.add_argument("--batch-max-delay-ms", default="2.0")
     args = parser.parse_args()
@@ -270,16 +281,18 @@ def main() -> None:
         for name, (target, body) in targets.items():  # correct answers first, and warm everything up
             response = httpx.post(target, content=body, headers={"content-type": "application/json"}, timeout=60)
             assert response.status_code == 200, (name, response.text)
-        results: dict[tuple[str, int], Load] = {}
-        for concurrency in args.concurrency:
-            for name, (target, body) in targets.items():
-                duration = args.duration if not name.startswith("(b)") else max(args.duration, 5.0)
-                if use_wrk:
-                    results[name, concurrency] = wrk(target, body, concurrency, duration, workdir)
-                else:
-                    results[name, concurrency] = httpx_load(target, body, concurrency, duration)
-                print(f"  {name} c={concurrency}: {results[name, concurrency]}", file=sys.stderr)
-            wait_idle(f"{base_url}/empty", payloads["empty"])
+        runs: dict[tuple[str, int], list[Load]] = {}
+        for round_ in range(args.rounds):  # rounds interleave the servers, so a noisy moment hits all alike
+            for concurrency in args.concurrency:
+                for name, (target, body) in targets.items():
+                    if use_wrk:
+                        load = wrk(target, body, concurrency, args.duration, workdir)
+                    else:
+                        load = httpx_load(target, body, concurrency, args.duration)
+                    runs.setdefault((name, concurrency), []).append(load)
+                    print(f"  round {round_ + 1} {name} c={concurrency}: {load}", file=sys.stderr)
+                wait_idle(f"{base_url}/empty", payloads["empty"])
+        results = {key: median_load(loads) for key, loads in runs.items()}
         metrics = httpx.get(f"{url}/metrics").text
     finally:
         for proc in procs:
@@ -307,7 +320,8 @@ def report(
     )
     served = f"served by {meta['runtime']} (ONNX max abs diff {meta.get('onnx_max_abs_diff')})"
     tool = "wrk" if use_wrk else "httpx"
-    print(f"Machine: {machine}, {libraries}; load by {tool}, {args.duration:g} s per cell; {served}\n")
+    method = f"medians of {args.rounds} interleaved rounds of {args.duration:g} s per cell"
+    print(f"Machine: {machine}, {libraries}; load by {tool}, {method}; {served}\n")
     print("| in-process call | ms |\n|---|---|")
     for name, ms in raw.items():
         print(f"| {name} | {ms:.3f} |")

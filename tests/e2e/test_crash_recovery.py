@@ -37,11 +37,13 @@ def test_sigkill_mid_training_resumes_from_the_last_checkpoint(data_dir: Path, t
     server = Server(data_dir, tmp_path / "second.log", **FAST_RECOVERY)
     try:
         done = server.wait_finished(job["id"], timeout=300)
+        # An epoch is recorded, then checkpointed: the kill may fall between the two for the last epoch seen.
         resumed_at = done["resumed_from"]["epoch"]
-        assert done["attempts"] == 2 and resumed_at >= before["progress"]["epoch"]
+        assert done["attempts"] == 2 and resumed_at >= before["progress"]["epoch"] - 1 >= 2
         loss = done["metrics"]["history"]["loss"]
         assert len(loss) == 25, "no epoch missing, none doubled"
-        assert loss[:3] == before["metrics"]["history"]["loss"][:3], "epochs before the crash were kept, not rerun"
+        kept = before["metrics"]["history"]["loss"][:resumed_at]
+        assert loss[:resumed_at] == kept, "epochs before the checkpoint were kept, not rerun"
         assert done["model"] == {"name": "survivor", "version": 1}
         assert server.job(published["id"])["status"] == "succeeded"
         assert server.http.get("/models/iris-mlp/versions/1/artifact").content == artifact, "byte-identical"

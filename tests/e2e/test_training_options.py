@@ -26,7 +26,7 @@ OPTIMIZERS: dict[str, dict[str, Any]] = {
     "adam": {"name": "adam", "learning_rate": 0.02, "beta_1": 0.85, "beta_2": 0.99, "epsilon": 1e-6, "amsgrad": True},
     "adamw": {"name": "adamw", "learning_rate": 0.02, "weight_decay": 0.01, "clipvalue": 0.5},
     "rmsprop": {"name": "rmsprop", "learning_rate": 0.01, "rho": 0.8, "momentum": 0.5},
-    "adagrad": {"name": "adagrad", "learning_rate": 0.3},
+    "adagrad": {"name": "adagrad", "learning_rate": 0.05},
     "nadam": {"name": "nadam", "learning_rate": 0.02},
     "exponential": {
         "name": "adam",
@@ -38,8 +38,8 @@ OPTIMIZERS: dict[str, dict[str, Any]] = {
         "name": "sgd",
         "momentum": 0.9,
         "learning_rate": {
-            "schedule": "cosine", "initial_learning_rate": 0.001, "decay_steps": 100, "warmup_steps": 20,
-            "warmup_target": 0.1,
+            "schedule": "cosine", "initial_learning_rate": 0.001, "decay_steps": 200, "warmup_steps": 20,
+            "warmup_target": 0.05,
         },
     },
     "piecewise": {

@@ -136,13 +136,15 @@ def _values(tensor: dict[str, Any], datatype: str, binary: memoryview, meta: Mod
     if "data" not in tensor:
         raise MalformedPayload(f"input {INPUT_NAME!r} has neither 'data' nor binary data")
     try:
-        values = np.asarray(tensor["data"])
+        # Floats convert in one step; integers are first read as they are, so that a fraction is refused, not cut.
+        with np.errstate(over="ignore"):  # too large for FP32 becomes inf, refused by `check_batch`
+            values = np.asarray(tensor["data"], dtype=dtype if datatype.startswith("FP") else None)
     except (ValueError, TypeError) as exc:
         raise InvalidInput(f"input data must be a flat or rectangular nested list of numbers ({exc})") from exc
     if values.dtype.kind not in _KINDS[datatype]:
         raise InvalidInput(f"input data must be {datatype} numbers, shaped {expected_shape(meta)}")
     try:
-        return values.astype(dtype).ravel()
+        return values.astype(dtype, copy=False).ravel()
     except (ValueError, OverflowError) as exc:
         raise InvalidInput(f"input data do not fit {datatype} ({exc})") from exc
 
