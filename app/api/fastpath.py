@@ -6,7 +6,7 @@ three prediction protocols are the only routes under load, so this pure ASGI mid
 templates first and calls the very endpoint functions their FastAPI routes call; those routes stay registered,
 for the OpenAPI document and as the same behaviour through the normal path. Errors go through the app's own
 exception handlers, and the middleware sits inside the auth, body-limit and metrics middleware, so nothing else
-about a request changes.
+about a request changes. Behind a path prefix (an ASGI `root_path`) requests simply take the normal route.
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from sklearn.datasets import load_iris
 
 from app.main import create_app
+from app.registry import LocalRegistry
 from app.settings import Settings
 
 X = load_iris().data.astype(np.float32)
@@ -99,3 +100,42 @@ def test_a_malformed_request_in_a_batch_fails_alone(app: FastAPI) -> None:
     assert statuses[:8] + statuses[12:] == [200] * 16
     for i, response in enumerate(responses[:8] + responses[12:]):
         np.testing.assert_allclose(rows_of(response), expected[i * 7 : i * 7 + 1], rtol=1e-5, atol=1e-6)
+
+
+def publish_tensorflow_served_copy_of_version_1(data_dir: Path) -> int:
+    """Version 1 again, without its ONNX export: served by the compiled TensorFlow function."""
+    registry = LocalRegistry(Settings(data_dir=data_dir).resolved_registry_dir)
+    staged = registry.new_staging_dir()
+    source = registry.artifact_path("iris-mlp", 1).parent
+    shutil.copytree(source, staged, dirs_exist_ok=True, ignore=shutil.ignore_patterns("model.onnx", "metadata.json"))
+    metadata = registry.read_version("iris-mlp", 1).model_dump(exclude={"name", "version", "created_at", "sha256"})
+    return registry.publish(
+        "iris-mlp", staged, {**metadata, "job_id": "tf", "runtime": "tensorflow", "onnx": None}
+    ).version
+
+
+def test_loading_a_version_never_stalls_requests_to_a_loaded_one(app: FastAPI, tmp_path: Path) -> None:
+    version = publish_tensorflow_served_copy_of_version_1(tmp_path / "served")
+    rows = X[:5].tolist()
+
+    async def scenario() -> tuple[int, np.ndarray, np.ndarray, str]:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://maas", timeout=60) as client:
+                onnx = rows_of(await client.post("/v1/models/iris-mlp/versions/1:predict", json={"instances": rows}))
+                loading = asyncio.ensure_future(
+                    client.post(f"/v1/models/iris-mlp/versions/{version}:predict", json={"instances": rows})
+                )
+                answered_meanwhile = 0
+                for _ in range(20):
+                    response = await client.post("/v1/models/iris-mlp/versions/1:predict", json={"instances": rows})
+                    assert response.status_code == 200
+                    answered_meanwhile += not loading.done()
+                tensorflow = rows_of(await loading)
+                metrics = (await client.get("/metrics")).text
+        return answered_meanwhile, onnx, tensorflow, metrics
+
+    answered_meanwhile, onnx, tensorflow, metrics = asyncio.run(scenario())
+    assert answered_meanwhile == 20
+    np.testing.assert_allclose(tensorflow, onnx, rtol=1e-5, atol=1e-6)  # the fallback runtime gives the same numbers
+    assert f'maas_model_loaded{{model="iris-mlp",runtime="tensorflow",version="{version}"}} 1.0' in metrics

@@ -212,3 +212,22 @@ def test_oip_decompresses_gzip_and_deflate_bodies() -> None:
     assert oip.decompress(zlib.compress(payload), "deflate") == payload
     with pytest.raises(MalformedPayload):
         oip.decompress(payload, "br")
+
+
+def test_codecs_and_batcher_load_without_tensorflow_or_a_web_framework() -> None:
+    """They sit on the hot path of every protocol and in the unit tier: no heavy import may creep in."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import sys\n"
+        "import app.serving.batcher, app.serving.codecs.native, app.serving.codecs.tfserving, app.serving.codecs.oip\n"
+        "print(sorted(m for m in ('tensorflow', 'keras', 'fastapi', 'starlette', 'onnxruntime') if m in sys.modules))\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    child = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert child.returncode == 0, child.stderr
+    assert child.stdout.strip() == "[]"
