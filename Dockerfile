@@ -1,4 +1,5 @@
-# One image for every role: `maas serve` (default), `maas worker`, or `uvicorn app.main:app`.
+# One image for every role: `maas serve` (default), `maas worker`, `uvicorn app.main:app`, or a Ray node
+# (`ray start`, docker-compose.yml's `cluster` profile).
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -15,7 +16,7 @@ RUN useradd --create-home --uid 10001 maas && mkdir /data && chown maas:maas /da
 WORKDIR /srv/maas
 COPY pyproject.toml README.md ./
 COPY app ./app
-RUN pip install .
+RUN pip install '.[ray]'
 
 USER maas
 VOLUME ["/data"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -43,6 +44,10 @@ class Settings(BaseSettings):
     heartbeat_interval_s: float = Field(2.0, gt=0, description="How often a running job's heartbeat is written.")
     stale_after_s: float = Field(30.0, gt=0, description="A running job silent this long is requeued.")
     log_level: str = Field("INFO", description="Python logging level.")
+    executor: Literal["local", "ray"] = Field("local", description="Where jobs run: local child processes or Ray.")
+    ray_address: str | None = Field(
+        None, description="Ray cluster to submit jobs to (HEAD:6379); unset = a private Ray on 127.0.0.1."
+    )
 
     @property
     def resolved_database_url(self) -> str:

@@ -154,6 +154,15 @@ class Preprocessing(Strict):
     normalize: bool = Field(False, description="A Normalization layer adapted on the training split, saved inside.")
 
 
+class Resources(Strict):
+    """What one run of the job needs: the Ray executor schedules the job on a node that has it; the local
+    executor runs every job in one child process and ignores it."""
+
+    cpus: float = Field(1.0, gt=0, le=1024)
+    gpus: float = Field(0.0, ge=0, le=64)
+    memory_gb: float | None = Field(None, gt=0, le=4096, description="Memory reserved on the node; unset = none.")
+
+
 class TrainingSpec(Strict):
     """Everything needed to train, reproduce and publish one model."""
 
@@ -170,6 +179,7 @@ class TrainingSpec(Strict):
     seed: int | None = Field(None, ge=0, le=2**31 - 1)
     max_runtime_s: float | None = Field(None, gt=0, description="Fail the job past this many seconds of running.")
     max_retries: int | None = Field(None, ge=0, le=20, description="Reruns after a worker or process died.")
+    resources: Resources = Field(default_factory=Resources, description="CPUs, GPUs and memory one run needs.")
 
     @model_validator(mode="after")
     def _compatible(self) -> TrainingSpec:

@@ -18,6 +18,7 @@ from tests.support import iris_spec
 pytestmark = pytest.mark.browser
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install -e '.[test]')")
+from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
@@ -61,7 +62,11 @@ def iris_job(server: Server) -> dict[str, Any]:
 
 
 def wait_for(driver: Any, condition: Any, timeout: float = 120) -> Any:
-    return WebDriverWait(driver, timeout, poll_frequency=0.2).until(condition)
+    """Wait until `condition` holds; the page re-renders as live data arrives, so an element found a moment
+    ago may be gone: that only means "look again"."""
+    return WebDriverWait(
+        driver, timeout, poll_frequency=0.2, ignored_exceptions=(StaleElementReferenceException,)
+    ).until(condition)
 
 
 def curve_points(driver: Any, series: str) -> int:
@@ -86,8 +91,10 @@ def test_the_jobs_page_draws_the_loss_curve_live_and_for_the_finished_job(
 
     browser.refresh()  # the finished job, drawn from scratch
     wait_for(browser, lambda d: curve_points(d, "loss") == EPOCHS and curve_points(d, "val_loss") == EPOCHS)
-    row = wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, f'tr[data-job-id="{iris_job["id"]}"]'))[0]
-    assert "succeeded" in row.text and "iris-ui" in row.text and f"{EPOCHS}/{EPOCHS}" in row.text
+    row_text = wait_for(
+        browser, lambda d: d.find_element(By.CSS_SELECTOR, f'tr[data-job-id="{iris_job["id"]}"]').text or None
+    )
+    assert "succeeded" in row_text and "iris-ui" in row_text and f"{EPOCHS}/{EPOCHS}" in row_text
     assert "v1" in browser.find_element(By.CSS_SELECTOR, ".job-header").text
     screenshot(browser, tmp_path / "jobs.png")
 
