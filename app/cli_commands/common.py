@@ -12,13 +12,15 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+import yaml
 from rich.console import Console, RenderableType
 from rich.markup import escape
 
-from app.client import MaasClient, MaasConnectionError, MaasError
+from app.client import MaasClient, MaasConnectionError, MaasError, load_spec
 from app.client.base import DEFAULT_URL
 
 OK, JOB_FAILED, INVALID, NOT_FOUND, UNAVAILABLE, UNAUTHORIZED = 0, 1, 2, 3, 4, 5
@@ -101,3 +103,11 @@ def format_metrics(metrics: dict[str, Any] | None, limit: int = 6) -> str:
         for name, value in metrics.items()
     ]
     return "  ".join(parts[:limit])
+
+
+def read_spec(path: Path, what: str) -> dict[str, Any]:
+    """A spec file's content, or exit INVALID saying why it cannot be read."""
+    try:
+        return load_spec(path)
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        raise fail(f"cannot read the {what} {path}: {exc}", INVALID) from None

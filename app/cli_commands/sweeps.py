@@ -10,26 +10,24 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import yaml
 from rich.table import Table
 
 from app.cli_commands.common import (
     DEFAULT,
-    INVALID,
     JOB_FAILED,
     ApiKeyOpt,
     JsonOpt,
     UrlOpt,
     connect,
     err,
-    fail,
     out,
     print_json,
+    read_spec,
     short_time,
 )
 from app.cli_commands.sweep_follow import SweepFollower
 from app.cli_commands.sweep_view import SWEEP_STYLE, sweep_summary, trials_table
-from app.client import MaasClient, load_spec
+from app.client import MaasClient
 
 app = typer.Typer(help="List sweeps; `show`, `follow` or `cancel` one.", invoke_without_command=True)
 
@@ -47,10 +45,7 @@ def sweep(
     api_key: ApiKeyOpt = None,
 ) -> None:
     """Start a sweep; with --follow, show its trials live and end with the best one and the published version."""
-    try:
-        body = load_spec(spec)
-    except (OSError, ValueError, yaml.YAMLError) as exc:
-        raise fail(f"cannot read the sweep spec {spec}: {exc}", INVALID) from None
+    body = read_spec(spec, "sweep spec")
     with connect(url, api_key) as client:
         started = client.create_sweep(body)
         if not follow:

@@ -8,24 +8,22 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-import yaml
 
 from app.cli_commands.common import (
     DEFAULT,
-    INVALID,
     JOB_FAILED,
     ApiKeyOpt,
     JsonOpt,
     UrlOpt,
     connect,
     err,
-    fail,
     format_metrics,
     out,
     print_json,
+    read_spec,
 )
 from app.cli_commands.progress import Follower
-from app.client import MaasClient, load_spec
+from app.client import MaasClient
 
 FollowOpt = Annotated[bool, typer.Option("--follow", "-f", help="Watch the job live until it ends.")]
 
@@ -38,10 +36,7 @@ def train(
     api_key: ApiKeyOpt = None,
 ) -> None:
     """Submit a training spec; with --follow, show each epoch live and end with the published version."""
-    try:
-        body = load_spec(spec)
-    except (OSError, ValueError, yaml.YAMLError) as exc:
-        raise fail(f"cannot read the spec {spec}: {exc}", INVALID) from None
+    body = read_spec(spec, "spec")
     with connect(url, api_key) as client:
         job = client.train(body)
         if not follow:
