@@ -1,6 +1,7 @@
 // Jobs: the list (refreshed while any job is active), a form to submit a spec, and one job's live curves.
 import { api, apiBlob } from "./api.js";
 import { lineChart } from "./chart.js";
+import { specForm } from "./specform.js";
 import { errorBox, formatTime, h, metricsText, progressBar, statusBadge, toast } from "./dom.js";
 import { followJob } from "./events.js";
 
@@ -46,20 +47,13 @@ function jobTable(jobs, selected) {
 }
 
 function newJobForm() {
-  const text = h("textarea", { rows: 10, spellcheck: "false", placeholder: '{"model_name": "iris-mlp", "dataset": {"builtin": "iris"}, ...}' });
-  const result = h("div");
-  const submit = async (event) => {
-    event.preventDefault();
-    let spec;
-    try { spec = JSON.parse(text.value); } catch (error) { result.replaceChildren(h("div", { class: "error" }, `Not JSON: ${error.message}`)); return; }
-    try {
-      const job = await api("/train", { method: "POST", body: spec });
-      result.replaceChildren();
-      location.hash = `#/jobs/${job.id}`;
-    } catch (error) { result.replaceChildren(errorBox(error)); }
-  };
-  return h("details", { class: "card" }, h("summary", {}, "New training job"),
-    h("form", { onsubmit: submit }, text, h("button", { class: "primary", type: "submit" }, "Train"), result));
+  return specForm({
+    summary: "New training job",
+    placeholder: '{"model_name": "iris-mlp", "dataset": {"builtin": "iris"}, ...}',
+    path: "/train",
+    button: "Train",
+    pageOf: (job) => `#/jobs/${job.id}`,
+  });
 }
 
 /** Epochs by phase ("fold 1", ..., "final"/"training"), filled from the event stream. */

@@ -3,6 +3,7 @@
 // every trial in a table. A sweep has no event stream (its state is an Optuna study plus its trials' jobs), so
 // the page polls GET /sweeps/{id} until the sweep has ended.
 import { api } from "./api.js";
+import { specForm } from "./specform.js";
 import { errorBox, formatNumber, formatTime, h, statusBadge, toast } from "./dom.js";
 import { scatterChart } from "./scatter.js";
 
@@ -56,20 +57,13 @@ function sweepTable(sweeps, selected) {
 }
 
 function newSweepForm() {
-  const text = h("textarea", { rows: 10, spellcheck: "false", placeholder: '{"model_name": "iris-tuned", "base": {...}, "search_space": {"optimizer.learning_rate": {"type": "log_uniform", "low": 0.0001, "high": 0.1}}, "trials": 8}' });
-  const result = h("div");
-  const submit = async (event) => {
-    event.preventDefault();
-    let spec;
-    try { spec = JSON.parse(text.value); } catch (error) { result.replaceChildren(h("div", { class: "error" }, `Not JSON: ${error.message}`)); return; }
-    try {
-      const sweep = await api("/sweeps", { method: "POST", body: spec });
-      result.replaceChildren();
-      location.hash = `#/sweeps/${sweep.id}`;
-    } catch (error) { result.replaceChildren(errorBox(error)); }
-  };
-  return h("details", { class: "card" }, h("summary", {}, "New sweep"),
-    h("form", { onsubmit: submit }, text, h("button", { class: "primary", type: "submit" }, "Start sweep"), result));
+  return specForm({
+    summary: "New sweep",
+    placeholder: '{"model_name": "iris-tuned", "base": {...}, "search_space": {"optimizer.learning_rate": {"type": "log_uniform", "low": 0.0001, "high": 0.1}}, "trials": 8}',
+    path: "/sweeps",
+    button: "Start sweep",
+    pageOf: (sweep) => `#/sweeps/${sweep.id}`,
+  });
 }
 
 async function pollSweep(box, id, signal) {
