@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
 import numpy as np
+import orjson
 import pytest
 import tritonclient.http as triton
 from sklearn.datasets import load_iris
@@ -26,7 +27,7 @@ X = load_iris().data[:10].astype(np.float32)
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Path]]:
     """A service whose worker trained and published `iris-mlp` version 1."""
     root = tmp_path_factory.mktemp("serving")
-    server = Server(root / "data", root / "server.log", MAAS_BATCH_MAX_DELAY_MS="5")
+    server = Server(root / "data", root / "server.log", MAAS_BATCH_MAX_DELAY_MS="50")
     server.wait_finished(server.train(iris_spec(epochs=20))["id"])
     yield server, root / "data"
     server.stop()
@@ -96,14 +97,37 @@ def model_calls(server: Server) -> int:
 def test_32_concurrent_clients_share_model_calls_and_each_gets_its_own_rows(trained: tuple[Server, Path]) -> None:
     server, _ = trained
     expected = predict(server, load_iris().data[:32])
-    rows = load_iris().data[:32].tolist()
+    bodies = [
+        orjson.dumps({"model": "iris-mlp", "version": 1, "instances": [row]}) for row in load_iris().data[:32].tolist()
+    ]
 
     async def burst() -> list[httpx.Response]:
+        """32 requests really in flight together: every client sends its headers, then all bodies go at once."""
+        headers_sent = 0
+        all_sent = asyncio.Event()
+        go = asyncio.Event()
+
+        async def body(content: bytes) -> AsyncIterator[bytes]:
+            nonlocal headers_sent
+            headers_sent += 1  # httpx sends the headers before it asks for the body
+            if headers_sent == len(bodies):
+                all_sent.set()
+            await go.wait()
+            yield content
+
+        async def release() -> None:
+            await all_sent.wait()
+            await asyncio.sleep(0.3)  # the server has read every request's headers and waits for its body
+            go.set()
+
         limits = httpx.Limits(max_connections=32)
         async with httpx.AsyncClient(base_url=server.url, limits=limits, timeout=60) as client:
-            await asyncio.gather(*(client.get("/v2/health/live") for _ in range(32)))  # open the 32 connections
-            bodies = [{"model": "iris-mlp", "version": 1, "instances": [row]} for row in rows]
-            return await asyncio.gather(*(client.post("/predict", json=body) for body in bodies))
+            posts = [
+                client.post("/predict", content=body(content), headers={"Content-Length": str(len(content))})
+                for content in bodies
+            ]
+            responses, _ = await asyncio.gather(asyncio.gather(*posts), release())
+            return responses
 
     before = model_calls(server)
     responses = asyncio.run(burst())
