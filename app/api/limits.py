@@ -1,28 +1,43 @@
 """A cap on request bodies: a client cannot make the server buffer gigabytes.
 
-A declared `Content-Length` over the cap is refused before the body is read; a body without one (chunked) is
-read up to the cap and refused once it passes it, before the route runs. Bodies under the cap are handed on
-whole (FastAPI buffers them anyway). Dataset uploads have their own, larger cap (`MAAS_MAX_UPLOAD_MB`),
-enforced by the upload parser as the file streams to disk.
+A declared `Content-Length` over the cap is refused before the body is read. Otherwise the body streams to the
+route as it arrives (so that the batcher sees prediction requests still being received), and the read that takes
+it past the cap raises `TooLarge`, which every route answers 413 in its own protocol's error format. Dataset
+uploads have their own, larger cap (`MAAS_MAX_UPLOAD_MB`), enforced by the upload parser as the file streams to disk.
 """
 
 from __future__ import annotations
 
+from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api.problems import PROBLEM_JSON
+from app.errors import TooLarge
 
 UNCAPPED = ("/datasets",)
 WITH_BODY = {"POST", "PUT", "PATCH"}
 
 
 def _too_large(path: str, limit: int) -> JSONResponse:
-    detail = f"the request body is larger than {limit} bytes (MAAS_MAX_REQUEST_MB)"
+    detail = _detail(limit)
     if path.startswith(("/v1/", "/v2")):
         return JSONResponse({"error": detail}, status_code=413)
-    body = {"type": "about:blank", "title": "Request too large", "status": 413, "code": "too_large", "detail": detail}
+    body = {"type": "about:blank", "title": TooLarge.title, "status": 413, "code": TooLarge.code, "detail": detail}
     return JSONResponse(body, status_code=413, media_type=PROBLEM_JSON)
+
+
+def _detail(limit: int) -> str:
+    return f"the request body is larger than {limit} bytes (MAAS_MAX_REQUEST_MB)"
+
+
+class BodyTooLarge(TooLarge, HTTPException):
+    """TooLarge (answered 413 by every route), and an HTTPException so that FastAPI's body parsing passes it on
+    rather than calling it a malformed body (400)."""
+
+    def __init__(self, limit: int) -> None:
+        HTTPException.__init__(self, 413, _detail(limit))
+        self.errors = []
 
 
 class BodyLimitMiddleware:
@@ -35,23 +50,26 @@ class BodyLimitMiddleware:
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             return await _too_large(scope["path"], self.max_bytes)(scope, receive, send)
-        chunks, size, more = [], 0, True
-        while more:
+        size = 0
+        started = False
+
+        async def counted() -> Message:
+            nonlocal size
             message = await receive()
-            if message["type"] != "http.request":  # the client went away
-                return
-            chunks.append(message.get("body", b""))
-            size += len(chunks[-1])
-            if size > self.max_bytes:
-                return await _too_large(scope["path"], self.max_bytes)(scope, receive, send)
-            more = message.get("more_body", False)
-        replayed = False
+            if message["type"] == "http.request":
+                size += len(message.get("body", b""))
+                if size > self.max_bytes:
+                    raise BodyTooLarge(self.max_bytes)
+            return message
 
-        async def replay() -> Message:
-            nonlocal replayed
-            if replayed:
-                return await receive()
-            replayed = True
-            return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+        async def noting_start(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
 
-        await self.app(scope, replay, send)
+        try:
+            await self.app(scope, counted, noting_start)
+        except BodyTooLarge:  # raised where no route's error handling answers it (e.g. a body read by a middleware)
+            if started:
+                raise
+            await _too_large(scope["path"], self.max_bytes)(scope, receive, send)

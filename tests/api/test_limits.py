@@ -29,6 +29,9 @@ def test_a_body_over_the_limit_is_413_whether_declared_or_streamed(tmp_path: Pat
         assert_problem(streamed, 413)
         v1 = client.post("/v1/models/m:predict", content=b"[" + b"0," * 20_000 + b"0]")
         assert v1.status_code == 413 and "error" in v1.json()
+        v2 = client.post("/v2/models/m/infer", content=chunks())  # streamed to the route, refused while it reads
+        assert v2.status_code == 413 and "MAAS_MAX_REQUEST_MB" in v2.json()["error"]
+        assert_problem(client.post("/predict", content=chunks()), 413)
         assert client.post("/train", json=iris_spec()).status_code == 202
 
 

@@ -9,11 +9,13 @@ from __future__ import annotations
 import asyncio
 import re
 import shutil
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import numpy as np
+import orjson
 import pytest
 from fastapi import FastAPI
 from sklearn.datasets import load_iris
@@ -100,6 +102,37 @@ def test_a_malformed_request_in_a_batch_fails_alone(app: FastAPI) -> None:
     assert statuses[:8] + statuses[12:] == [200] * 16
     for i, response in enumerate(responses[:8] + responses[12:]):
         np.testing.assert_allclose(rows_of(response), expected[i * 7 : i * 7 + 1], rtol=1e-5, atol=1e-6)
+
+
+def test_a_forming_batch_waits_for_a_request_whose_body_is_still_arriving(
+    trained_registry: Path, tmp_path: Path
+) -> None:
+    """A request whose body is still streaming in is worth waiting for (up to MAAS_BATCH_MAX_DELAY_MS): the
+    complete request ahead of it waits and both share one model call."""
+    data_dir = tmp_path / "served"
+    shutil.copytree(trained_registry, data_dir)
+    app = create_app(Settings(data_dir=data_dir, workers=0, prewarm=False, batch_max_delay_ms=10_000))
+    body = orjson.dumps({"instances": [X[0].tolist()]})
+
+    async def slow_body() -> AsyncIterator[bytes]:
+        yield body[:10]
+        await asyncio.sleep(0.3)  # the first request is complete and queued by now
+        yield body[10:]
+
+    async def scenario() -> tuple[list[httpx.Response], int]:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://maas", timeout=60) as client:
+                await client.post("/v1/models/iris-mlp/versions/1:predict", content=body)  # loaded and warm
+                before = model_calls((await client.get("/metrics")).text)
+                url = "/v1/models/iris-mlp/versions/1:predict"
+                responses = await asyncio.gather(client.post(url, content=body), client.post(url, content=slow_body()))
+                return list(responses), model_calls((await client.get("/metrics")).text) - before
+
+    responses, calls = asyncio.run(scenario())
+    assert [r.status_code for r in responses] == [200, 200]
+    assert rows_of(responses[0]).tolist() == rows_of(responses[1]).tolist()
+    assert calls == 1
 
 
 def publish_tensorflow_served_copy_of_version_1(data_dir: Path) -> int:
