@@ -34,7 +34,7 @@ from app.api.routes import (
 from app.api.telemetry import RequestMetrics
 from app.jobs.models import JobStatus
 from app.jobs.store import JobStore
-from app.registry import LocalRegistry
+from app.registry import open_registry
 from app.serving.batcher import Batcher
 from app.serving.inference import Serving
 from app.serving.metrics import Metrics
@@ -50,7 +50,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = JobStore(settings.resolved_database_url)
-    registry = LocalRegistry(settings.resolved_registry_dir)
+    registry = open_registry(settings.registry_location, settings.cache_dir)
     app.state.store = store
     app.state.registry = registry
     app.state.predictor = Predictor(registry, settings.model_cache, warm_rows=settings.batch_max_size)

@@ -10,8 +10,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.storage import is_url, local_path
 
 
 class Settings(BaseSettings):
@@ -21,7 +23,13 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(Path("maas-data"), description="Where the SQLite file and the registry live.")
     database_url: str | None = Field(None, description="SQLAlchemy URL; default: SQLite in the data dir.")
-    registry_dir: Path | None = Field(None, description="Model registry root; default: <data_dir>/registry.")
+    registry_dir: str | None = Field(
+        None,
+        description="Model registry root: a path or an fsspec URL (s3://bucket/prefix); default: <data_dir>/registry.",
+    )
+    datasets_dir: str = Field(
+        "", description="Uploaded datasets: a path or an fsspec URL (s3://bucket/prefix); default: <data_dir>/datasets."
+    )
     workers: int = Field(1, ge=0, le=64, description="Job slots of the embedded supervisor; 0 = API only.")
     prewarm: bool = Field(True, description="Keep one idle child with TensorFlow imported, ready for a job.")
     model_cache: int = Field(4, ge=1, description="Loaded model versions kept in memory (LRU).")
@@ -56,19 +64,46 @@ class Settings(BaseSettings):
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'maas.db').resolve()}"
 
+    @field_validator("registry_dir", "datasets_dir", mode="before")
+    @classmethod
+    def _path_as_text(cls, value: object) -> object:
+        return str(value) if isinstance(value, Path) else value
+
+    @model_validator(mode="after")
+    def _locate_datasets(self) -> Settings:
+        """An absolute default, so that a copy of these settings means the same place in another process."""
+        if not self.datasets_dir:
+            self.datasets_dir = str((self.data_dir / "datasets").resolve())
+        elif not is_url(self.datasets_dir):
+            self.datasets_dir = str(Path(self.datasets_dir).resolve())
+        return self
+
+    @property
+    def registry_location(self) -> str:
+        """The registry root as an fsspec URL or an absolute local path."""
+        if self.registry_dir and is_url(self.registry_dir):
+            return self.registry_dir
+        return str(self.resolved_registry_dir)
+
     @property
     def resolved_registry_dir(self) -> Path:
-        return (self.registry_dir or self.data_dir / "registry").resolve()
+        """The registry root on this machine's filesystem (not for a remote URL: see `registry_location`)."""
+        if self.registry_dir is None:
+            return (self.data_dir / "registry").resolve()
+        path = local_path(self.registry_dir)
+        if path is None:
+            raise ValueError(f"MAAS_REGISTRY_DIR {self.registry_dir!r} is remote storage, not a local path")
+        return path.resolve()
+
+    @property
+    def cache_dir(self) -> Path:
+        """This machine's copies of what lives on remote storage (registry versions it serves)."""
+        return (self.data_dir / "cache").resolve()
 
     @property
     def jobs_dir(self) -> Path:
         """Per-job working files: checkpoints and TensorBoard logs."""
         return (self.data_dir / "jobs").resolve()
-
-    @property
-    def datasets_dir(self) -> Path:
-        """Uploaded datasets, one folder per dataset id."""
-        return (self.data_dir / "datasets").resolve()
 
 
 @lru_cache

@@ -2,14 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from app.settings import Settings
+from tests.s3 import new_bucket, s3_server
 
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     """API-only settings (no workers) on a fresh data dir."""
     return Settings(data_dir=tmp_path / "data", workers=0, prewarm=False)
+
+
+@pytest.fixture(scope="session")
+def s3_env() -> Iterator[dict[str, str]]:
+    """A local S3 server (moto, on 127.0.0.1) and the AWS variables that reach it, set for this process too."""
+    with s3_server() as env:
+        with pytest.MonkeyPatch.context() as patch:
+            for key, value in env.items():
+                patch.setenv(key, value)
+            yield env
+
+
+@pytest.fixture
+def s3_bucket(s3_env: dict[str, str]) -> str:
+    """`s3://<a fresh bucket>`."""
+    return f"s3://{new_bucket(s3_env)}"

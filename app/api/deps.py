@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from app.datasets.catalog import DatasetCatalog
+from app.datasets.loading import Catalog, open_catalog
 from app.jobs.store import JobStore
-from app.registry import LocalRegistry
+from app.registry import Registry
 from app.serving.inference import Serving
 from app.serving.metrics import Metrics
 from app.serving.predictor import Predictor
@@ -24,7 +24,7 @@ def get_store(request: Request) -> JobStore:
     return request.app.state.store
 
 
-def get_registry(request: Request) -> LocalRegistry:
+def get_registry(request: Request) -> Registry:
     return request.app.state.registry
 
 
@@ -45,15 +45,15 @@ def get_supervisor(request: Request) -> Supervisor | None:
     return request.app.state.supervisor
 
 
-def get_catalog(request: Request) -> DatasetCatalog:
-    return DatasetCatalog(request.app.state.settings.datasets_dir)
+def get_catalog(request: Request) -> Catalog:
+    return open_catalog(request.app.state.settings.datasets_dir)
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 StoreDep = Annotated[JobStore, Depends(get_store)]
-RegistryDep = Annotated[LocalRegistry, Depends(get_registry)]
+RegistryDep = Annotated[Registry, Depends(get_registry)]
 PredictorDep = Annotated[Predictor, Depends(get_predictor)]
 ServingDep = Annotated[Serving, Depends(get_serving)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 SupervisorDep = Annotated[Supervisor | None, Depends(get_supervisor)]
-CatalogDep = Annotated[DatasetCatalog, Depends(get_catalog)]
+CatalogDep = Annotated[Catalog, Depends(get_catalog)]

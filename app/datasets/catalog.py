@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -37,6 +37,33 @@ def _write_durably(path: Path, write: Any) -> None:
         os.fsync(f.fileno())
 
 
+def new_info(data: Dataset, extra: dict[str, Any]) -> DatasetInfo:
+    """The record of `data` stored under a new id; `extra` are the record's upload-specific fields."""
+    return DatasetInfo(
+        id=str(uuid.uuid4()),
+        name=data.name,
+        rows=data.rows,
+        feature_shape=data.feature_shape,
+        task=data.task,
+        classes=data.classes,
+        sha256=data.sha256,
+        created_at=datetime.now(UTC),
+        **extra,
+    )
+
+
+def write_dataset(folder: Path, data: Dataset, info: DatasetInfo) -> None:
+    """The arrays, then the record (a dataset is complete once its record exists)."""
+    _write_durably(folder / ARRAYS, lambda f: np.savez(f, x=data.x, y=data.y))
+    _write_durably(folder / METADATA, lambda f: f.write(info.model_dump_json(indent=2).encode()))
+
+
+def read_arrays(file: BinaryIO, info: DatasetInfo) -> Dataset:
+    with np.load(file, allow_pickle=False) as arrays:
+        x, y = arrays["x"], arrays["y"]
+    return Dataset(info.name, x, y, info.task, info.classes)
+
+
 class DatasetCatalog:
     """Uploaded datasets in a directory on a local (or shared) filesystem."""
 
@@ -55,20 +82,9 @@ class DatasetCatalog:
 
     def publish(self, data: Dataset, **extra: Any) -> DatasetInfo:
         """Store `data` under a new id, atomically; `extra` are the record's upload-specific fields."""
-        info = DatasetInfo(
-            id=str(uuid.uuid4()),
-            name=data.name,
-            rows=data.rows,
-            feature_shape=data.feature_shape,
-            task=data.task,
-            classes=data.classes,
-            sha256=data.sha256,
-            created_at=datetime.now(UTC),
-            **extra,
-        )
+        info = new_info(data, extra)
         with self.staging() as staged:
-            _write_durably(staged / ARRAYS, lambda f: np.savez(f, x=data.x, y=data.y))
-            _write_durably(staged / METADATA, lambda f: f.write(info.model_dump_json(indent=2).encode()))
+            write_dataset(staged, data, info)
             os.rename(staged, self.root / info.id)
         fsync_dir(self.root)
         return info
@@ -93,9 +109,8 @@ class DatasetCatalog:
     def load(self, dataset_id: str) -> Dataset:
         """The stored arrays as a Dataset (x float32; y int64 class indices or float32 targets)."""
         info = self.read(dataset_id)
-        with np.load(self._folder(dataset_id) / ARRAYS, allow_pickle=False) as arrays:
-            x, y = arrays["x"], arrays["y"]
-        return Dataset(info.name, x, y, info.task, info.classes)
+        with (self._folder(dataset_id) / ARRAYS).open("rb") as f:
+            return read_arrays(f, info)
 
     def delete(self, dataset_id: str) -> None:
         path = self._folder(dataset_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, get_args
 
-from app.datasets.catalog import DatasetCatalog
+from app.datasets.loading import Catalog
 from app.datasets.models import DatasetInfo
 from app.datasets.receive import FILE_FIELD, ReceivedUpload
 from app.datasets.types import Task
@@ -17,7 +17,7 @@ UPLOAD_FIELDS = ("name", "target", "task")
 TASKS: tuple[Task, ...] = get_args(Task)
 
 
-def create_dataset(catalog: DatasetCatalog, upload: ReceivedUpload, max_upload_bytes: int) -> DatasetInfo:
+def create_dataset(catalog: Catalog, upload: ReceivedUpload, max_upload_bytes: int) -> DatasetInfo:
     """Parse, check and store an uploaded file; InvalidUpload (nothing stored) when it cannot be used."""
     name, target, task = _form_fields(upload.fields)
     fmt = upload_format(upload.filename)
@@ -27,7 +27,7 @@ def create_dataset(catalog: DatasetCatalog, upload: ReceivedUpload, max_upload_b
     )
 
 
-def delete_dataset(catalog: DatasetCatalog, store: JobStore, dataset_id: str) -> None:
+def delete_dataset(catalog: Catalog, store: JobStore, dataset_id: str) -> None:
     """Delete a dataset unless a queued or running job refers to it (its worker would fail to load it)."""
     catalog.read(dataset_id)
     users = sum(1 for spec in store.active_specs() if _refers_to(spec, dataset_id))

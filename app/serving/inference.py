@@ -10,16 +10,14 @@ from contextlib import AbstractContextManager
 import numpy as np
 
 from app.errors import TooLarge
-from app.registry import LocalRegistry
+from app.registry import Registry
 from app.serving.batcher import Batcher
 from app.serving.predictor import Key, LoadedModel, Predictor
 from app.serving.resolver import VersionResolver
 
 
 class Serving:
-    def __init__(
-        self, registry: LocalRegistry, predictor: Predictor, batcher: Batcher, max_instances: int = 10_000
-    ) -> None:
+    def __init__(self, registry: Registry, predictor: Predictor, batcher: Batcher, max_instances: int = 10_000) -> None:
         self.registry = registry
         self.max_instances = max_instances
         self.predictor = predictor

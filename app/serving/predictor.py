@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from app.registry import LocalRegistry, ModelVersion
+from app.registry import ModelVersion, Registry
 from app.serving.runtimes import Infer, open_runtime
 
 Key = tuple[str, int]
@@ -46,7 +46,7 @@ class LoadedModel:
         return self.infer(batch)
 
 
-def load(registry: LocalRegistry, name: str, version: int, warm_rows: int = 1) -> LoadedModel:
+def load(registry: Registry, name: str, version: int, warm_rows: int = 1) -> LoadedModel:
     meta = registry.read_version(name, version)
     runtime, infer = open_runtime(registry.artifact_path(name, version).parent, meta)
     infer(np.zeros((1, *meta.input_shape[1:]), dtype=np.float32))  # trace, allocate and page in now
@@ -64,7 +64,7 @@ def _timed(infer: Infer, batch: np.ndarray) -> float:
 class Predictor:
     """Loads each (name, version) once; keeps the `capacity` most recently used."""
 
-    def __init__(self, registry: LocalRegistry, capacity: int, warm_rows: int = 1) -> None:
+    def __init__(self, registry: Registry, capacity: int, warm_rows: int = 1) -> None:
         self.registry = registry
         self.capacity = capacity
         self.warm_rows = warm_rows

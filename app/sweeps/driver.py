@@ -10,7 +10,7 @@ from typing import Any
 
 from app.jobs.models import Job, JobStatus
 from app.jobs.store import JobStore
-from app.registry import LocalRegistry
+from app.registry import open_registry
 from app.registry.pending import publish_pending
 from app.settings import Settings
 from app.sweeps.paths import with_value
@@ -89,7 +89,7 @@ class SweepDriver:
             return
         best = study.best_trial
         job = next(j for j in jobs if j.trial == best.number)
-        registry = LocalRegistry(self.settings.resolved_registry_dir)
+        registry = open_registry(self.settings.registry_location, self.settings.cache_dir)
         extra = {"sweep_id": row.id, "trial": best.number, "params": best.params}
         version = publish_pending(registry, spec.model_name, self.settings.jobs_dir / job.id / "model", extra)
         if spec.alias:

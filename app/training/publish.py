@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from app.datasets.types import Dataset
-from app.registry import LocalRegistry, ModelVersion
+from app.registry import ModelVersion, Registry
 from app.registry.local import ARTIFACT
 from app.registry.pending import PENDING_METADATA
 from app.training.export import export_for_serving
@@ -56,9 +56,7 @@ def stage_model(staged: Path, job_id: str, spec: TrainingSpec, data: Dataset, ou
     return metadata
 
 
-def publish_model(
-    registry: LocalRegistry, job_id: str, spec: TrainingSpec, data: Dataset, outcome: Outcome
-) -> ModelVersion:
+def publish_model(registry: Registry, job_id: str, spec: TrainingSpec, data: Dataset, outcome: Outcome) -> ModelVersion:
     staged = registry.new_staging_dir()
     return registry.publish(spec.model_name, staged, stage_model(staged, job_id, spec, data, outcome))
 

@@ -13,7 +13,7 @@ from app.api.deps import RegistryDep, ServingDep
 from app.api.fastpath import direct
 from app.api.protocol_errors import protocol_errors, reply_response, unknown_path
 from app.api.telemetry import MODEL_STATE_KEY
-from app.registry import LocalRegistry
+from app.registry import Registry
 from app.serving.codecs import oip
 from app.serving.codecs.oip import decompress
 from app.serving.inference import Serving
@@ -30,7 +30,7 @@ async def _infer(request: Request, serving: Serving, name: str, version: str | N
     return reply_response(await infer_oip(serving, name, parse_version(name, version), body, header_length))
 
 
-def _metadata(registry: LocalRegistry, name: str, version: str | None) -> dict[str, Any]:
+def _metadata(registry: Registry, name: str, version: str | None) -> dict[str, Any]:
     number = registry.resolve(name, parse_version(name, version))
     versions = [v.version for v in registry.read_model(name).versions]
     return oip.model_metadata(registry.read_version(name, number), versions)
@@ -56,7 +56,7 @@ def read_live() -> dict[str, bool]:
 @router.get("/health/ready")
 def read_ready(registry: RegistryDep) -> Response:
     """The server can serve models (its registry is reachable)."""
-    ready = registry.root.is_dir()
+    ready = registry.is_reachable()
     return JSONResponse({"ready": ready}, status_code=200 if ready else 503)
 
 

@@ -10,7 +10,7 @@ from app.api.deps import RegistryDep, ServingDep
 from app.api.fastpath import direct
 from app.api.protocol_errors import protocol_errors, reply_response, unknown_path
 from app.api.telemetry import MODEL_STATE_KEY
-from app.registry import LocalRegistry
+from app.registry import Registry
 from app.serving.codecs import tfserving
 from app.serving.inference import Serving
 from app.serving.service import parse_version, predict_tfserving
@@ -25,13 +25,13 @@ async def _predict(request: Request, serving: Serving, name: str, version: str |
     return reply_response(await predict_tfserving(serving, name, parse_version(name, version), label, body))
 
 
-def _versions(registry: LocalRegistry, name: str, version: str | None, label: str | None) -> list[int]:
+def _versions(registry: Registry, name: str, version: str | None, label: str | None) -> list[int]:
     if version is None and label is None:
         return [v.version for v in registry.read_model(name).versions]
     return [registry.resolve(name, parse_version(name, version), label)]
 
 
-def _metadata(registry: LocalRegistry, name: str, version: str | None, label: str | None) -> dict[str, Any]:
+def _metadata(registry: Registry, name: str, version: str | None, label: str | None) -> dict[str, Any]:
     number = registry.resolve(name, parse_version(name, version), label)
     return tfserving.model_metadata(registry.read_version(name, number))
 

@@ -1,0 +1,184 @@
+"""What every registry does the same way, whatever holds its files: resolving versions and aliases, listing,
+the alias check before a delete. A subclass supplies the storage primitives (the abstract methods below).
+
+Layout, on a filesystem or an object store alike: `<root>/<name>/<version>/{model.keras, metadata.json, ...}`,
+`<root>/<name>/aliases.json`, and a tombstone `<root>/<name>/.deleted-<version>` per deleted version so that
+its number is never reused. A version exists once its `metadata.json` does; that file is always written last.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any
+
+from app.errors import AliasNotFound, Conflict, ModelNotFound, VersionNotFound
+from app.registry.models import ModelDetail, ModelSummary, ModelVersion
+from app.registry.names import check_name
+
+METADATA = "metadata.json"
+ARTIFACT = "model.keras"
+ALIASES = "aliases.json"
+TOMBSTONE_PREFIX = ".deleted-"
+
+
+def used_numbers(entries: Iterator[str] | list[str]) -> list[int]:
+    """Version numbers taken by a model folder's entries: versions (complete or not) and tombstones."""
+    numbers = []
+    for entry in entries:
+        number = entry.removeprefix(TOMBSTONE_PREFIX)
+        if number.isdigit():
+            numbers.append(int(number))
+    return numbers
+
+
+class Registry(ABC):
+    """Versions, aliases and deletion over the storage primitives of a subclass."""
+
+    # --- primitives -----------------------------------------------------------------------------------
+
+    @abstractmethod
+    def new_staging_dir(self) -> Path:
+        """A fresh local folder for a publisher to write `model.keras` and friends into."""
+
+    @abstractmethod
+    def publish(self, name: str, staged: Path, metadata: dict[str, Any]) -> ModelVersion:
+        """Make `staged` the next version of `name`, atomically and once per `metadata["job_id"]`."""
+
+    @abstractmethod
+    def artifact_path(self, name: str, version: int) -> Path:
+        """A local path of the version's `model.keras`, its other files beside it."""
+
+    @abstractmethod
+    def is_reachable(self) -> bool:
+        """Whether the registry's storage answers (for readiness)."""
+
+    @abstractmethod
+    def change_stamp(self, name: str) -> int | None:
+        """A value that changes whenever `name`'s versions or aliases may have; None = do not cache."""
+
+    @abstractmethod
+    def _model_names(self) -> list[str]: ...
+
+    @abstractmethod
+    def _has_model(self, name: str) -> bool: ...
+
+    @abstractmethod
+    def _version_numbers(self, name: str) -> list[int]:
+        """The complete versions (those with metadata), ascending."""
+
+    @abstractmethod
+    def _read_file(self, name: str, relative: str) -> bytes | None:
+        """`<root>/<name>/<relative>`, or None when it does not exist."""
+
+    @abstractmethod
+    def _write_aliases(self, name: str, aliases: dict[str, int]) -> None: ...
+
+    @abstractmethod
+    def _locked(self, name: str) -> AbstractContextManager[None]:
+        """Serialize writers of one model, as far as the storage allows."""
+
+    @abstractmethod
+    def _remove_version(self, name: str, version: int) -> None:
+        """Leave a tombstone, then remove the version (its metadata first, so it vanishes at once)."""
+
+    # --- reading --------------------------------------------------------------------------------------
+
+    def list_models(self) -> list[ModelSummary]:
+        summaries = []
+        for name in sorted(self._model_names()):
+            numbers = self._version_numbers(name)
+            summaries.append(
+                ModelSummary(
+                    name=name,
+                    latest_version=max(numbers, default=None),
+                    aliases=self.read_aliases(name),
+                    versions=len(numbers),
+                )
+            )
+        return summaries
+
+    def read_model(self, name: str) -> ModelDetail:
+        self._require_model(name)
+        return ModelDetail(name=name, aliases=self.read_aliases(name), versions=self._versions(name))
+
+    def read_version(self, name: str, version: int) -> ModelVersion:
+        self._require_model(name)
+        raw = self._read_file(name, f"{int(version)}/{METADATA}")
+        if raw is None:
+            raise VersionNotFound(f"model {name!r} has no version {version}")
+        return ModelVersion.model_validate_json(raw)
+
+    def resolve(self, name: str, version: int | None = None, alias: str | None = None) -> int:
+        """The version number meant by an explicit version, an alias, or neither (= the latest)."""
+        self._require_model(name)
+        if version is not None:
+            self._require_version(name, version)
+            return version
+        if alias is not None:
+            aliases = self.read_aliases(name)
+            if alias not in aliases:
+                raise AliasNotFound(f"model {name!r} has no alias {alias!r}; it has {sorted(aliases) or 'none'}")
+            return aliases[alias]
+        numbers = self._version_numbers(name)
+        if not numbers:
+            raise VersionNotFound(f"model {name!r} has no versions")
+        return max(numbers)
+
+    # --- aliases and deletion -------------------------------------------------------------------------
+
+    def read_aliases(self, name: str) -> dict[str, int]:
+        raw = self._read_file(check_name(name), ALIASES)
+        return json.loads(raw) if raw is not None else {}
+
+    def set_alias(self, name: str, alias: str, version: int) -> dict[str, int]:
+        check_name(alias, "alias")
+        with self._locked(name):
+            self._require_version(name, version)
+            aliases = {**self.read_aliases(name), alias: version}
+            self._write_aliases(name, aliases)
+        return aliases
+
+    def delete_alias(self, name: str, alias: str) -> dict[str, int]:
+        with self._locked(name):
+            aliases = self.read_aliases(name)
+            if alias not in aliases:
+                raise AliasNotFound(f"model {name!r} has no alias {alias!r}")
+            del aliases[alias]
+            self._write_aliases(name, aliases)
+        return aliases
+
+    def delete_version(self, name: str, version: int) -> None:
+        """Remove a version for good; its number is never reused. Refused while an alias points at it."""
+        with self._locked(name):
+            self._require_version(name, version)
+            pointing = sorted(a for a, v in self.read_aliases(name).items() if v == version)
+            if pointing:
+                raise Conflict(
+                    f"alias {', '.join(pointing)} of model {name!r} points at version {version}; "
+                    "move or delete the alias first"
+                )
+            self._remove_version(name, version)
+
+    # --- helpers --------------------------------------------------------------------------------------
+
+    def _require_model(self, name: str) -> None:
+        if not self._has_model(check_name(name)):
+            raise ModelNotFound(f"no model named {name!r}")
+
+    def _require_version(self, name: str, version: int) -> None:
+        self._require_model(name)
+        if self._read_file(name, f"{int(version)}/{METADATA}") is None:
+            raise VersionNotFound(f"model {name!r} has no version {version}")
+
+    def _versions(self, name: str) -> list[ModelVersion]:
+        return [self.read_version(name, v) for v in self._version_numbers(name)]
+
+    def _published_by(self, name: str, job_id: str | None) -> ModelVersion | None:
+        """The version a job already published (publishing is idempotent per job)."""
+        if not job_id:
+            return None
+        return next((v for v in self._versions(name) if v.job_id == job_id), None)
