@@ -16,7 +16,7 @@ RUN useradd --create-home --uid 10001 maas && mkdir /data && chown maas:maas /da
 WORKDIR /srv/maas
 COPY pyproject.toml README.md ./
 COPY app ./app
-RUN pip install '.[ray]'
+RUN pip install '.[ray,s3]'
 
 USER maas
 VOLUME ["/data"]
