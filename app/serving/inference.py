@@ -27,7 +27,9 @@ class Serving:
 
     async def model(self, name: str, version: int | None = None, alias: str | None = None) -> LoadedModel:
         """The loaded version meant by an explicit version, an alias, or neither (= the latest)."""
-        number = self.resolver.resolve(name, version, alias)
+        number = self.resolver.cached(name, version, alias)
+        if number is None:  # reading the registry may take a network round trip (S3): not on the event loop
+            number = await asyncio.to_thread(self.resolver.resolve, name, version, alias)
         loaded = self.predictor.peek(name, number)
         return loaded if loaded is not None else await self._load((name, number))
 

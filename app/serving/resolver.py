@@ -17,14 +17,22 @@ class VersionResolver:
         self.registry = registry
         self._cache: dict[Query, tuple[int, int]] = {}
 
+    def cached(self, name: str, version: int | None = None, alias: str | None = None) -> int | None:
+        """The version number if a cached answer is still trusted, else None; cheap (safe on the event loop)."""
+        return self._lookup((name, version, alias), self.registry.change_stamp(name))
+
     def resolve(self, name: str, version: int | None = None, alias: str | None = None) -> int:
-        """The version number; raises the registry's NotFound or InvalidName errors as `registry.resolve` does."""
+        """The version number; raises the registry's NotFound or InvalidName errors as `registry.resolve` does.
+        May read the registry (blocks: off the event loop unless `cached` answered)."""
         query = (name, version, alias)
         stamp = self.registry.change_stamp(name)
-        cached = self._cache.get(query)
-        if stamp is not None and cached is not None and cached[0] == stamp:
-            return cached[1]
-        number = self.registry.resolve(name, version, alias)
-        if stamp is not None:
-            self._cache[query] = (stamp, number)
+        number = self._lookup(query, stamp)
+        if number is None:
+            number = self.registry.resolve(name, version, alias)
+            if stamp is not None:
+                self._cache[query] = (stamp, number)
         return number
+
+    def _lookup(self, query: Query, stamp: int | None) -> int | None:
+        cached = self._cache.get(query)
+        return cached[1] if stamp is not None and cached is not None and cached[0] == stamp else None
