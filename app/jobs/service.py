@@ -8,7 +8,7 @@ from app.jobs.models import Job, JobStatus
 from app.jobs.store import JobStore
 from app.settings import Settings
 from app.training.spec import TrainingSpec
-from app.training.validate import validate_spec
+from app.training.validate import check_executor, validate_spec
 
 
 def submit_job(store: JobStore, spec: TrainingSpec, settings: Settings) -> Job:
@@ -17,6 +17,7 @@ def submit_job(store: JobStore, spec: TrainingSpec, settings: Settings) -> Job:
     queued = store.count_by_status().get(JobStatus.QUEUED.value, 0)
     if queued >= settings.max_queued:
         raise QueueFull(f"{queued} jobs are queued, the most this service holds (MAAS_MAX_QUEUED); retry later")
+    check_executor(spec, settings.executor)
     data = load_dataset(spec.dataset, settings.datasets_dir)
     validation = spec.fit.validation_data and load_dataset(spec.fit.validation_data, settings.datasets_dir)
     validate_spec(spec, data, settings.max_params, validation)

@@ -14,7 +14,7 @@ from app.settings import Settings
 from app.sweeps.paths import with_value
 from app.sweeps.spec import ChoiceParam, FloatParam, IntParam, Param, SweepSpec
 from app.training.spec import TrainingSpec
-from app.training.validate import validate_spec
+from app.training.validate import check_executor, validate_spec
 
 Error = dict[str, Any]
 SCALARS = (str, int, float, bool, type(None))
@@ -36,6 +36,7 @@ def _check_spec(raw: dict[str, Any], loc: list[str | int], settings: Settings, i
         data = load_dataset(spec.dataset, settings.datasets_dir)
         validation = spec.fit.validation_data and load_dataset(spec.fit.validation_data, settings.datasets_dir)
         validate_spec(spec, data, settings.max_params, validation)
+        check_executor(spec, settings.executor)
     except ValidationError as exc:
         return [{"loc": [*loc, *(e["loc"] if inner else [])], "msg": e["msg"]} for e in exc.errors()]
     except InvalidSpec as exc:

@@ -118,8 +118,14 @@ def fit_once(
     # The recorder goes last, so that it sees what the others added to the logs (e.g. `learning_rate`).
     callbacks.append(_Recorder(phase, history))
     batches = EpochBatches(*train, spec.fit.batch_size, phase.shuffle_seed, start, spec.fit.shuffle)
-    model.fit(
-        batches, validation_data=validation, epochs=phase.epochs, initial_epoch=start, callbacks=callbacks, verbose=0
+    model.fit(  # shuffle=False: `batches` shuffles each epoch by its seed; Keras would reorder batches unseeded
+        batches,
+        validation_data=validation,
+        epochs=phase.epochs,
+        initial_epoch=start,
+        callbacks=callbacks,
+        verbose=0,
+        shuffle=False,
     )
     epochs_done = len(next(iter(history.values()), []))
     kept = _kept_epoch(callbacks, epochs_done)

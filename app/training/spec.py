@@ -156,11 +156,19 @@ class Preprocessing(Strict):
 
 class Resources(Strict):
     """What one run of the job needs: the Ray executor schedules the job on a node that has it; the local
-    executor runs every job in one child process and ignores it."""
+    executor runs every job in one child process and ignores it. With `workers` > 1 (Ray only), each of that
+    many data-parallel workers gets `cpus`, `gpus` and `memory_gb`."""
 
     cpus: float = Field(1.0, gt=0, le=1024)
     gpus: float = Field(0.0, ge=0, le=64)
     memory_gb: float | None = Field(None, gt=0, le=4096, description="Memory reserved on the node; unset = none.")
+    workers: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Data-parallel Ray Train workers (MAAS_EXECUTOR=ray): each trains a replica on its share of "
+        "every batch; `fit.batch_size` stays the global batch size.",
+    )
 
 
 class TrainingSpec(Strict):

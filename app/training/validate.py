@@ -254,10 +254,41 @@ def _check_cross_validation(spec: TrainingSpec, data: Dataset) -> list[Error]:
     return errors
 
 
+def _check_workers(spec: TrainingSpec) -> list[Error]:
+    """What data-parallel training (app/training/distributed.py) does not do yet."""
+    workers, errors = spec.resources.workers, []
+    if workers == 1:
+        return []
+    if spec.cross_validation is not None:
+        msg = "cross-validation runs on one worker; drop cross_validation or set resources.workers to 1"
+        errors.append(_err(msg, "cross_validation"))
+    if spec.optimizer.learning_rate == "auto":
+        errors.append(_err("learning_rate 'auto' runs on one worker; give a rate", "optimizer", "learning_rate"))
+    for clip in ("clipnorm", "clipvalue"):  # Keras clips each worker's share of the gradient, not their sum
+        if getattr(spec.optimizer, clip) is not None:
+            errors.append(_err(f"{clip} is not supported across workers yet", "optimizer", clip))
+    if spec.fit.batch_size < workers:
+        errors.append(
+            _err(f"batch_size {spec.fit.batch_size} gives some of the {workers} workers no rows", "fit", "batch_size")
+        )
+    return errors
+
+
+def check_executor(spec: TrainingSpec, executor: str) -> None:
+    """Refuse what the configured executor cannot run: data-parallel workers need Ray."""
+    if spec.resources.workers > 1 and executor != "ray":
+        msg = (
+            f"resources.workers {spec.resources.workers} trains across Ray workers: it needs the Ray executor "
+            "(MAAS_EXECUTOR=ray), and this server runs jobs locally"
+        )
+        raise InvalidSpec(msg, errors=[_err(msg, "resources", "workers")])
+
+
 def validate_spec(spec: TrainingSpec, data: Dataset, max_params: int, validation: Dataset | None = None) -> None:
     """Raise InvalidSpec naming every way `spec` does not fit `data` (and its validation dataset)."""
     errors = _check_model(spec, data, max_params)
     errors += _check_fit(spec, data, validation)
     errors += _check_cross_validation(spec, data)
+    errors += _check_workers(spec)
     if errors:
         raise InvalidSpec("; ".join(e["msg"] for e in errors), errors=errors)

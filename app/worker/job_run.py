@@ -13,7 +13,7 @@ from app.datasets import load_dataset
 from app.errors import ClaimLost
 from app.jobs.models import Job, JobError, JobStatus, ModelRef
 from app.jobs.store import JobStore
-from app.registry import LocalRegistry
+from app.registry import open_registry
 from app.settings import Settings
 from app.training.checkpoints import Checkpoints
 from app.training.pipeline import Reporter, train
@@ -101,12 +101,21 @@ def run_job(job_id: str, settings: Settings) -> None:
         data = load_dataset(spec.dataset, settings.datasets_dir)
         validation = spec.fit.validation_data and load_dataset(spec.fit.validation_data, settings.datasets_dir)
         reporter = _reporter(store, job, worker_id, settings)
-        outcome = train(spec, data, validation, reporter, checkpoints, work_dir / "tensorboard")
+        if spec.resources.workers > 1:  # data-parallel across Ray Train workers (MAAS_EXECUTOR=ray only)
+            from app.worker import ray_train
+
+            outcome = ray_train.train_data_parallel(job_id, worker_id, settings, spec, data, validation, checkpoints)
+            publish = ray_train.publish_data_parallel
+        else:
+            outcome = train(spec, data, validation, reporter, checkpoints, work_dir / "tensorboard")
+            publish = publish_model
         if job.sweep_id is not None:  # the sweep publishes its best trial's model once all have ended
             stage_trial_model(work_dir, job_id, spec, data, outcome)
             store.succeed(job_id, worker_id, None, outcome.fit.final, outcome.test)
         else:
-            version = publish_model(LocalRegistry(settings.resolved_registry_dir), job_id, spec, data, outcome)
+            version = publish(
+                open_registry(settings.registry_location, settings.cache_dir), job_id, spec, data, outcome
+            )
             failpoint("after_publish")
             model = ModelRef(name=version.name, version=version.version)
             store.succeed(job_id, worker_id, model, outcome.fit.final, outcome.test)

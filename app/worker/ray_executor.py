@@ -8,6 +8,9 @@ under the data dir, which every node must share). Each task gets a fresh worker 
 local job gets a fresh child: nothing of one job's TensorFlow state leaks into the next, and a finished job's
 memory goes back to its node at once.
 
+A data-parallel job (`resources.workers > 1`) runs the same way, except that its task reserves nothing itself:
+it drives a Ray Train worker group that reserves `resources` once per worker (app/worker/ray_train.py).
+
 Ray is imported only when this executor is built, so the default local mode does not need it installed.
 """
 
@@ -18,6 +21,7 @@ import os
 import signal
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from app.jobs.models import JobError
@@ -33,6 +37,9 @@ log = logging.getLogger("maas.worker")
 RETURNED, RAISED, KILLED = 0, 1, -9
 
 _LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
+
+#: Where, in a data-parallel job's directory, its Ray Train workers record the placement group they run in.
+PLACEMENT_GROUP = "ray-train-placement-group"
 
 
 def _on_loopback(address: str | None) -> bool:
@@ -89,7 +96,7 @@ def _portable(settings: Settings) -> Settings:
     return settings.model_copy(
         update={
             "data_dir": settings.data_dir.resolve(),
-            "registry_dir": settings.resolved_registry_dir,
+            "registry_dir": settings.registry_location,
             "database_url": settings.resolved_database_url,
         }
     )
@@ -103,6 +110,7 @@ class RayJob:
     ref: Any = None
     pid: int | None = None  # the task's process lives on some node; the task itself records it on the job
     code: int | None = None
+    work_dir: Path | None = None  # a data-parallel job's directory
 
     def _settle(self) -> int | None:
         if self.code is None and self.ref is not None:
@@ -111,6 +119,8 @@ class RayJob:
             ready, _ = ray.wait([self.ref], timeout=0)
             if ready:
                 self.code = _outcome(self.job_id, self.ref)
+                if self.code != RETURNED and self.work_dir is not None:
+                    release_placement_group(self.work_dir)
         return self.code
 
     def is_alive(self) -> bool:
@@ -174,12 +184,15 @@ class RayExecutor:
         }
         if resources.memory_gb is not None:
             options["memory"] = int(resources.memory_gb * 2**30)
+        if resources.workers > 1:  # the task only drives its Ray Train workers, which reserve the resources
+            options.update(num_cpus=0, num_gpus=0)
+            options.pop("memory", None)
         try:
             ref = self._task.options(**options).remote(job_id, self._settings)
         except Exception:  # Ray unreachable, say: a dead attempt, which the supervisor retries like any other
             log.exception("job %s: could not submit its Ray task", job_id)
             return RayJob(job_id, code=RAISED)
-        return RayJob(job_id, ref)
+        return RayJob(job_id, ref, work_dir=self._settings.jobs_dir / job_id if resources.workers > 1 else None)
 
     def idle(self) -> None:
         """Nothing to pre-warm: Ray keeps its own worker pool on each node."""
@@ -189,6 +202,24 @@ class RayExecutor:
 
         if ray.is_initialized():
             ray.shutdown()
+
+
+def release_placement_group(work_dir: Path) -> None:
+    """Give back what a data-parallel attempt's Ray Train workers reserved. Ray Train removes its placement group
+    when training ends; when the job's task is killed instead (cancel, a lost node), its own cleaner needs the
+    dashboard's state API, which maas' private Ray runs without, and the group would hold its CPUs until the
+    maas server exits. Removing it also ends any worker still in it."""
+    recorded = work_dir / PLACEMENT_GROUP
+    if not recorded.is_file():
+        return
+    import ray
+    from ray.util.placement_group import PlacementGroup, remove_placement_group
+
+    try:
+        remove_placement_group(PlacementGroup(ray.PlacementGroupID(bytes.fromhex(recorded.read_text().strip()))))
+    except Exception:  # already removed (training ended), or Ray unreachable: nothing more to do here
+        log.debug("placement group in %s: not removed", work_dir, exc_info=True)
+    recorded.unlink(missing_ok=True)
 
 
 def _unschedulable(resources: Resources) -> str | None:
@@ -201,10 +232,24 @@ def _unschedulable(resources: Resources) -> str | None:
     if resources.memory_gb is not None:
         wanted["memory"] = resources.memory_gb * 2**30
     nodes = [n["Resources"] for n in ray.nodes() if n.get("Alive") and n["Resources"].get("CPU", 0) > 0]
-    if not nodes or any(all(node.get(k, 0) >= v for k, v in wanted.items() if v) for node in nodes):
+    if not nodes:
         return None
+    if any(all(node.get(k, 0) >= v for k, v in wanted.items() if v) for node in nodes):
+        return _too_few_for_workers(resources, nodes)
     largest = max((node.get("CPU", 0) for node in nodes), default=0)
     asked = f"{resources.cpus:g} CPU, {resources.gpus:g} GPU" + (
         f", {resources.memory_gb:g} GB memory" if resources.memory_gb is not None else ""
     )
     return f"no node of the Ray cluster has {asked} (the largest has {largest:g} CPU)"
+
+
+def _too_few_for_workers(resources: Resources, nodes: list[dict[str, float]]) -> str | None:
+    """Why the live nodes together cannot hold all of a data-parallel job's workers at once, or None."""
+    fits = sum(min(node.get("CPU", 0) // resources.cpus, _per_gpu(node, resources)) for node in nodes)
+    if fits >= resources.workers:
+        return None
+    return f"the Ray cluster fits {fits:g} of the {resources.workers} workers of {resources.cpus:g} CPU each"
+
+
+def _per_gpu(node: dict[str, float], resources: Resources) -> float:
+    return node.get("GPU", 0) // resources.gpus if resources.gpus else float("inf")

@@ -1,0 +1,315 @@
+"""One Ray Train worker of a data-parallel job (`resources.workers > 1`): a replica of the model trained with
+`tf.distribute.MultiWorkerMirroredStrategy` on its shard of every global batch.
+
+Keras 3's own `model.fit` fails under that strategy (keras#20585, ray#47464), so the replica trains with a plain
+TensorFlow step instead: the per-example loss is scaled to the *global* batch, Keras' optimizer all-reduces the
+gradients across workers inside `apply_gradients`, and every worker applies the same update. Each worker also
+keeps a plain, undistributed copy of the model (built by our usual `build_model`) that holds the weights after
+every epoch: its compiled metrics score the gathered predictions of the whole global batch, it evaluates the
+validation rows, it drives early stopping and learning-rate callbacks, and it is what rank 0 checkpoints and
+hands back for publishing. Every worker sees the same numbers, so they all stop at the same epoch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+#: Files rank 0 leaves in the plan's output folder for the job's Ray task, and each rank's weight hash.
+FINAL_MODEL, FINAL_RESULT = "final.keras", "final.json"
+PHASE = "final"
+
+
+@dataclass
+class Plan:
+    """Everything a worker needs, from the job's Ray task: the same for every rank."""
+
+    job_id: str
+    worker_id: str  # the job's claim; rank 0 records epochs under it
+    database_url: str
+    spec: dict[str, Any]
+    feature_shape: list[int]
+    train: tuple[np.ndarray, np.ndarray]
+    validation: tuple[np.ndarray, np.ndarray] | None
+    shuffle_seed: int
+    learning_rate: Any
+    checkpoints: str
+    output: str
+    placement_group_file: str  # rank 0 records its placement group here, for the executor to remove on cancel
+    tensorboard: str  # the job's TensorBoard folder
+
+
+def replica_file(output: Path, rank: int) -> Path:
+    return output / f"replica-{rank}.sha256"
+
+
+def weights_sha256(weights: list[np.ndarray]) -> str:
+    flat = np.concatenate([np.asarray(w, dtype=np.float32).ravel() for w in weights]) if weights else np.zeros(0)
+    return hashlib.sha256(flat.tobytes()).hexdigest()
+
+
+def global_batches(n: int, batch_size: int, seed: int, epoch: int, shuffle: bool) -> list[np.ndarray]:
+    """Row indices of each global batch of `epoch` (0-based), from EpochBatches' (seed, epoch) permutation: a
+    resumed epoch sees the order it would have seen."""
+    order = np.random.default_rng([seed, epoch]).permutation(n) if shuffle else np.arange(n)
+    return [order[i : i + batch_size] for i in range(0, n, batch_size)]
+
+
+def _all_layers(model: Any) -> list[Any]:
+    found = []
+    for layer in getattr(model, "layers", []):
+        found += [layer, *_all_layers(layer)]
+    return found
+
+
+def _copy_weights(source: Any, target: Any) -> None:
+    target.set_weights(source.get_weights())
+    for layer in _all_layers(target):  # an adapted Normalization keeps its mean as a tensor, not a variable
+        if hasattr(layer, "finalize_state") and hasattr(layer, "adapt_mean"):
+            layer.finalize_state()
+
+
+def _per_example_loss(spec: Any) -> Any:
+    import keras
+
+    from app.training.build import make_loss
+
+    loss = make_loss(spec.loss_config)
+    if isinstance(loss, str):
+        return keras.losses.get(loss)  # the function form returns one value per example
+    return type(loss)(from_logits=spec.loss_config.from_logits, reduction=None)
+
+
+class Replica:
+    """This worker's distributed model, optimizer and compiled train step."""
+
+    def __init__(self, strategy: Any, plan: Plan, plain: Any, resumed: bool) -> None:
+        import keras
+        import tensorflow as tf
+
+        from app.training.build import make_optimizer
+        from app.training.spec import TrainingSpec
+
+        self.strategy = strategy
+        spec = TrainingSpec.model_validate(plan.spec)
+        with self.strategy.scope():
+            self.model = keras.models.clone_model(plain)
+            _copy_weights(plain, self.model)
+            self.optimizer = make_optimizer(spec.optimizer, plan.learning_rate)
+            self.optimizer.build(self.model.trainable_variables)
+        if resumed:  # the checkpoint's optimizer state (Adam's moments, the step count) carries on
+            for mine, saved in zip(self.optimizer.variables, plain.optimizer.variables, strict=True):
+                mine.assign(saved.numpy())
+        self.loss_fn = _per_example_loss(spec)
+        x, y = plan.train
+        signature = [
+            tf.TensorSpec([None, *x.shape[1:]], tf.float32),
+            tf.TensorSpec([None, *y.shape[1:]], tf.as_dtype(y.dtype)),
+            tf.TensorSpec([], tf.float32),
+        ]
+        # One trace for every batch size, identical on every worker: the collectives inside must pair up.
+        self.step = tf.function(self._step, input_signature=signature)
+
+    def _replica_step(self, x: Any, y: Any, global_rows: Any) -> Any:
+        import tensorflow as tf
+
+        replicas = self.strategy.num_replicas_in_sync
+        with tf.GradientTape() as tape:
+            predicted = self.model(x, training=True)
+            per_example = tf.reshape(tf.cast(self.loss_fn(y, predicted), tf.float32), [-1])
+            loss = tf.reduce_sum(per_example) / global_rows  # summed over replicas: the global batch's mean
+            if self.model.losses:
+                loss += tf.add_n(self.model.losses) / replicas
+        grads = tape.gradient(loss, self.model.trainable_variables)
+        self.optimizer.apply_gradients(zip(grads, self.model.trainable_variables, strict=True))  # all-reduces
+        return loss, y, predicted
+
+    def _step(self, x: Any, y: Any, global_rows: Any) -> Any:
+        import tensorflow as tf
+
+        loss, y_all, predicted = self.strategy.run(self._replica_step, args=(x, y, global_rows))
+        return (
+            self.strategy.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None),
+            self.strategy.gather(y_all, axis=0),
+            self.strategy.gather(predicted, axis=0),
+        )
+
+
+def _epoch(replica: Replica, plain: Any, plan: Plan, spec: Any, epoch: int, rank: int, world: int) -> dict[str, Any]:
+    """Train one epoch on this worker's shard of each global batch; the logs Keras' fit would give."""
+    x, y = plan.train
+    plain.reset_metrics()
+    loss_sum, rows = 0.0, 0
+    metrics: dict[str, Any] = {}
+    for batch in global_batches(len(x), spec.fit.batch_size, plan.shuffle_seed, epoch, spec.fit.shuffle):
+        mine = batch[rank::world]
+        loss, y_all, predicted = replica.step(x[mine], y[mine], np.float32(len(batch)))
+        loss_sum, rows = loss_sum + float(loss) * len(batch), rows + len(batch)
+        metrics = plain.compute_metrics(None, y_all, predicted)
+    logs = {k: float(v) for k, v in metrics.items() if k not in ("loss", "compile_metrics")}
+    logs = {"loss": loss_sum / rows, **logs}
+    _copy_weights(replica.model, plain)
+    if plan.validation is not None:
+        evaluated = plain.evaluate(*plan.validation, batch_size=spec.fit.batch_size, verbose=0, return_dict=True)
+        logs.update({f"val_{k}": float(v) for k, v in evaluated.items()})
+    return logs
+
+
+def _checkpoint_plain(replica: Replica, plain: Any) -> None:
+    """The replica's optimizer state onto the plain model, so that its checkpoint resumes the optimizer too."""
+    if not plain.optimizer.built:
+        plain.optimizer.build(plain.trainable_variables)
+    for mine, live in zip(plain.optimizer.variables, replica.optimizer.variables, strict=True):
+        mine.assign(live.numpy())
+
+
+class _TensorBoard:
+    """Rank 0's per-epoch scalars, laid out as Keras' TensorBoard callback lays out the single-process path's."""
+
+    def __init__(self, folder: Path) -> None:
+        import tensorflow as tf
+
+        self.tf = tf
+        self.writers = {part: tf.summary.create_file_writer(str(folder / part)) for part in ("train", "validation")}
+
+    def epoch(self, epoch: int, logs: dict[str, float | None]) -> None:
+        for name, value in logs.items():
+            part, tag = ("validation", name[4:]) if name.startswith("val_") else ("train", name)
+            if value is not None:
+                with self.writers[part].as_default():
+                    self.tf.summary.scalar(f"epoch_{tag}", value, step=epoch)
+        for writer in self.writers.values():
+            writer.flush()
+
+
+def _recorder(plan: Plan, rank: int) -> Any:
+    """Rank 0 writes each epoch to the job (as the single-process path does); other ranks record nothing."""
+    if rank != 0:
+        return None
+    from app.jobs.store import JobStore
+
+    return JobStore(plan.database_url)
+
+
+def train_worker(config: dict[str, Any]) -> None:
+    """The Ray Train loop of every worker (`train_loop_per_worker`)."""
+    os.environ["TF_USE_LEGACY_KERAS"] = "0"
+    import keras
+    import ray.train
+
+    assert keras.__version__.startswith("3"), f"data-parallel workers need Keras 3, got {keras.__version__}"
+    import tensorflow as tf
+
+    from app.training.fit import clean
+
+    # First of all: TensorFlow configures its collectives (from the TF_CONFIG Ray Train set) before any other op.
+    strategy = tf.distribute.MultiWorkerMirroredStrategy()
+
+    plan: Plan = config["plan"]
+    context = ray.train.get_context()
+    rank, world = context.get_world_rank(), context.get_world_size()
+    group = ray.util.get_current_placement_group()
+    if rank == 0 and group is not None:
+        Path(plan.placement_group_file).write_text(group.id.hex())
+    spec, plain, start, history, checkpoints = _start(plan)
+    replica = Replica(strategy, plan, plain, resumed=start > 0)
+    callbacks = _callbacks(spec, plain)
+    store = _recorder(plan, rank)
+    board = _TensorBoard(Path(plan.tensorboard) / PHASE) if rank == 0 else None
+    if store is not None and start > 0:
+        store.resume_attempt(plan.job_id, plan.worker_id, None, start)
+    try:
+        for epoch in range(start, spec.fit.epochs):
+            logs = _epoch(replica, plain, plan, spec, epoch, rank, world)
+            for callback in callbacks:
+                callback.on_epoch_end(epoch, logs)
+            _sync_learning_rate(spec, replica, plain)
+            values = clean(logs)
+            for name, value in values.items():
+                history.setdefault(name, []).append(value)
+            if store is not None and board is not None:
+                board.epoch(epoch, values)
+                store.record_epoch(plan.job_id, plan.worker_id, epoch + 1, spec.fit.epochs, values)
+                _checkpoint_plain(replica, plain)
+                checkpoints.save(PHASE, plain, epoch + 1, history)
+            if plain.stop_training:
+                break
+        _finish(plan, replica, plain, callbacks, history, rank)
+    finally:
+        if store is not None:
+            store.close()
+
+
+def _start(plan: Plan) -> tuple[Any, Any, int, dict[str, list[Any]], Any]:
+    """The spec, the plain model (fresh, or the last epoch checkpoint's), its epoch and history so far."""
+    import keras
+
+    from app.training.build import build_model, seed_everything
+    from app.training.checkpoints import Checkpoints
+    from app.training.spec import TrainingSpec
+
+    spec = TrainingSpec.model_validate(plan.spec)
+    seed_everything(spec.seed)
+    keras.utils.set_random_seed(spec.seed if spec.seed is not None else plan.shuffle_seed)  # same init everywhere
+    checkpoints = Checkpoints(Path(plan.checkpoints))
+    resumed = checkpoints.load(PHASE)
+    if resumed is not None:
+        plain, start, history = resumed
+        return spec, plain, start, history, checkpoints
+    normalize_on = plan.train[0] if spec.preprocessing.normalize else None
+    plain = build_model(spec, plan.feature_shape, plan.learning_rate, normalize_on)
+    return spec, plain, 0, {}, checkpoints
+
+
+def _callbacks(spec: Any, plain: Any) -> list[Any]:
+    """Early stopping and learning-rate reduction, as the single-process path configures them, on the plain
+    model: they read the (identical) logs of every worker and so decide the same everywhere."""
+    from app.training.fit import Phase, _callbacks
+
+    phase = Phase(name=PHASE, epochs=spec.fit.epochs, report=lambda _e, _l: None, shuffle_seed=0)
+    callbacks = _callbacks(spec, phase)
+    plain.stop_training = False
+    for callback in callbacks:
+        callback.set_model(plain)
+        callback.on_train_begin()
+    return callbacks
+
+
+def _sync_learning_rate(spec: Any, replica: Replica, plain: Any) -> None:
+    """ReduceLROnPlateau lowers the plain model's rate; the replica's optimizer follows it (a constant rate:
+    the spec refuses the callback with a schedule)."""
+    if spec.fit.reduce_lr_on_plateau is None:
+        return
+    wanted = float(np.asarray(plain.optimizer.learning_rate))
+    if not math.isclose(wanted, float(np.asarray(replica.optimizer.learning_rate))):
+        replica.optimizer.learning_rate = wanted
+
+
+def _finish(plan: Plan, replica: Replica, plain: Any, callbacks: list[Any], history: dict, rank: int) -> None:
+    """Every rank leaves the hash of its own final weights; rank 0 also the model to publish and its history."""
+    from app.durable import write_json_atomically
+    from app.training.fit import _kept_epoch
+
+    for callback in callbacks:
+        callback.on_train_end()  # early stopping may restore the best epoch's weights into the plain model
+    output = Path(plan.output)
+    output.mkdir(parents=True, exist_ok=True)
+    replica_file(output, rank).write_text(weights_sha256(replica.model.get_weights()))
+    if rank != 0:
+        return
+    epochs_done = len(next(iter(history.values()), []))
+    kept = _kept_epoch(callbacks, epochs_done)
+    plain.save(output / FINAL_MODEL)
+    final = {k: values[kept] for k, values in history.items()}
+    write_json_atomically(output / FINAL_RESULT, {"history": history, "final": final, "epochs_run": kept + 1})
+
+
+def read_result(output: Path) -> dict[str, Any]:
+    return json.loads((output / FINAL_RESULT).read_text())

@@ -1,0 +1,164 @@
+"""A data-parallel job (`resources.workers > 1`) from its Ray task: Ray Train runs N TensorFlow workers (see
+app/training/distributed.py), and this task, their driver, turns what rank 0 left into the usual `Outcome`,
+which `run_job` then publishes and records like any other.
+
+The task itself reserves no CPU (it only waits): the workers reserve the spec's `cpus`/`gpus`/`memory_gb` each.
+Ray Train's controller is an actor this task creates, and the workers are the controller's, so cancelling the
+task (Ray kills its process) takes the whole worker group with it. Epoch checkpoints are the job's usual ones,
+written by rank 0; a rerun of the job starts every worker from the last of them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from app.datasets.types import Dataset
+from app.errors import ClaimLost
+from app.registry import ModelVersion, Registry
+from app.settings import Settings
+from app.training.checkpoints import Checkpoints
+from app.training.distributed import FINAL_MODEL, Plan, read_result, replica_file, train_worker
+from app.training.fit import FitResult
+from app.training.pipeline import Outcome
+from app.training.spec import TrainingSpec
+from app.worker.ray_executor import PLACEMENT_GROUP, release_placement_group
+
+log = logging.getLogger("maas.child")
+
+
+@dataclass
+class DataParallelOutcome(Outcome):
+    """The usual outcome, plus the SHA-256 of each replica's final weights (rank order): equal when in sync."""
+
+    replica_weights_sha256: list[str] = field(default_factory=list)
+
+
+def _scaling(spec: TrainingSpec) -> Any:
+    from ray.train import ScalingConfig
+
+    resources = spec.resources
+    per_worker: dict[str, float] = {"CPU": resources.cpus}
+    if resources.gpus:
+        per_worker["GPU"] = resources.gpus
+    if resources.memory_gb is not None:
+        per_worker["memory"] = resources.memory_gb * 2**30
+    return ScalingConfig(num_workers=resources.workers, use_gpu=bool(resources.gpus), resources_per_worker=per_worker)
+
+
+def _plan(
+    job_id: str, worker_id: str, settings: Settings, spec: TrainingSpec, data: Dataset, validation: Dataset | None,
+    checkpoints: Checkpoints, output: Path,
+) -> tuple[Plan, Any]:  # fmt: skip
+    # Split here, once: an unseeded split drawn on each worker would give each worker other rows.
+    from app.training.pipeline import _split
+
+    train, held, test = _split(spec, data, validation)
+    rate = spec.optimizer.learning_rate
+    if rate == "auto":  # refused at submit (validate.py); a spec stored before that rule still fails clearly
+        raise ValueError("learning_rate 'auto' is not supported with resources.workers > 1")
+    seed = spec.seed if spec.seed is not None else checkpoints.state()["shuffle_seed"]
+    plan = Plan(
+        job_id=job_id,
+        worker_id=worker_id,
+        database_url=settings.resolved_database_url,
+        spec=spec.model_dump(mode="json", exclude_none=True),
+        feature_shape=list(data.feature_shape),
+        train=train.xy,
+        validation=held.xy if held is not None else None,
+        shuffle_seed=seed,
+        learning_rate=rate,
+        checkpoints=str(checkpoints.root.resolve()),
+        output=str(output.resolve()),
+        placement_group_file=str((output.parent / PLACEMENT_GROUP).resolve()),
+        tensorboard=str((output.parent / "tensorboard").resolve()),
+    )
+    return plan, test
+
+
+def train_data_parallel(
+    job_id: str, worker_id: str, settings: Settings, spec: TrainingSpec, data: Dataset, validation: Dataset | None,
+    checkpoints: Checkpoints,
+) -> DataParallelOutcome:  # fmt: skip
+    """Train `spec` on `spec.resources.workers` Ray Train workers; the model rank 0 kept, as an Outcome."""
+    import ray
+
+    if not ray.is_initialized():
+        raise RuntimeError("resources.workers > 1 needs the Ray executor (MAAS_EXECUTOR=ray)")
+    import keras
+    from ray.train import FailureConfig, RunConfig
+    from ray.train.tensorflow import TensorflowTrainer
+
+    env = {"TF_USE_LEGACY_KERAS": "0", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    if not spec.resources.gpus:  # a GPU-less worker must not grab its node's GPUs
+        env["CUDA_VISIBLE_DEVICES"] = ""
+    work_dir = settings.jobs_dir / job_id
+    work_dir.mkdir(parents=True, exist_ok=True)
+    release_placement_group(work_dir)  # an earlier attempt's, if its task was killed before it could
+    output = work_dir / "data-parallel"
+    shutil.rmtree(output, ignore_errors=True)  # an interrupted attempt's leftovers
+    plan, test = _plan(job_id, worker_id, settings, spec, data, validation, checkpoints, output)
+    trainer = TensorflowTrainer(
+        train_worker,
+        train_loop_config={"plan": plan},
+        scaling_config=_scaling(spec),
+        run_config=RunConfig(
+            name=f"maas-{job_id}",
+            storage_path=str((work_dir / "ray-train").resolve()),
+            failure_config=FailureConfig(max_failures=0),  # the supervisor decides reruns, as for any job
+            worker_runtime_env={"env_vars": env},
+        ),
+    )
+    log.info("job %s trains on %d Ray Train workers", job_id, spec.resources.workers)
+    try:
+        _fit(trainer, job_id)
+        result = read_result(output)
+        model = keras.saving.load_model(output / FINAL_MODEL, safe_mode=True)
+        hashes = [replica_file(output, rank).read_text() for rank in range(spec.resources.workers)]
+    finally:  # the epoch checkpoints are what a rerun resumes from; these are one attempt's leftovers
+        shutil.rmtree(output, ignore_errors=True)
+        shutil.rmtree(work_dir / "ray-train", ignore_errors=True)
+        (work_dir / PLACEMENT_GROUP).unlink(missing_ok=True)  # Ray Train removed the group as training ended
+    test_metrics = None
+    if test is not None:
+        evaluated = model.evaluate(*test.xy, verbose=0, return_dict=True)
+        test_metrics = {k: float(v) for k, v in evaluated.items()}
+    fit = FitResult(model, result["history"], result["final"], result["epochs_run"])
+    return DataParallelOutcome(fit, plan.learning_rate, test_metrics, replica_weights_sha256=hashes)
+
+
+def _fit(trainer: Any, job_id: str) -> None:
+    """Run the worker group. When it failed because a worker's process or node was lost, end this attempt the
+    way a lost node ends a single-process job's (its task dies), so that the supervisor reruns the job and the
+    rerun resumes from rank 0's last epoch checkpoint; an error in training itself fails the job as usual."""
+    from ray.exceptions import RayActorError
+    from ray.train import TrainingFailedError
+
+    try:
+        trainer.fit()
+    except TrainingFailedError as exc:
+        failures = list((getattr(exc, "worker_failures", None) or {}).values())
+        # Ray Train wraps a worker's own exception (`_base_exc`) and a dead worker's (`health_check_failure`).
+        if any(isinstance(getattr(f, "_base_exc", None), ClaimLost) for f in failures):
+            raise ClaimLost() from exc  # cancelled or requeued while rank 0 recorded an epoch: not a failure
+        if any(isinstance(getattr(f, "health_check_failure", f), RayActorError) for f in failures):
+            log.warning("job %s lost a data-parallel worker; ending this attempt for a rerun", job_id)
+            logging.shutdown()
+            os._exit(137)
+        raise
+
+
+def publish_data_parallel(
+    registry: Registry, job_id: str, spec: TrainingSpec, data: Dataset, outcome: DataParallelOutcome
+) -> ModelVersion:
+    """`publish_model`, with each replica's weight hash in the version's metadata."""
+    from app.training.publish import stage_model
+
+    staged = registry.new_staging_dir()
+    metadata = stage_model(staged, job_id, spec, data, outcome)
+    metadata["replica_weights_sha256"] = outcome.replica_weights_sha256
+    return registry.publish(spec.model_name, staged, metadata)
