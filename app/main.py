@@ -11,6 +11,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.telemetry import TelemetryConfig
+from opentelemetry import trace
 
 from app import __version__
 from app.api import problems
@@ -76,6 +78,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
+        telemetry=_native_telemetry(),
         title="maas",
         version=__version__,
         summary="Keras model-as-a-service: train neural networks over HTTP and serve their predictions.",
@@ -91,6 +94,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ui.install(app)
     _protect(app, app.state.settings)
     return app
+
+
+def _native_telemetry() -> TelemetryConfig | None:
+    """FastAPI's own OpenTelemetry hook asks OpenTelemetry on every request whether a provider has been set up
+    (3.6 us, about 2% of a prediction's time in maas). Decide once instead: keep it when a tracer provider is
+    configured as the app is created (e.g. under `opentelemetry-instrument`), else turn it off; maas' own
+    metrics are Prometheus' (/metrics) either way."""
+    if isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
+        return {"tracing": False, "metrics": False, "logs": False}
+    return None
 
 
 def _protect(app: FastAPI, settings: Settings) -> None:

@@ -24,10 +24,22 @@ router = APIRouter(prefix="/v2", tags=["open inference protocol"])
 
 async def _infer(request: Request, serving: Serving, name: str, version: str | None) -> Response:
     setattr(request.state, MODEL_STATE_KEY, name)
+    encoding, header_length = _protocol_headers(request)
     with serving.receiving():
-        body = decompress(await request.body(), request.headers.get("content-encoding"))
-    header_length = request.headers.get("inference-header-content-length")
+        body = decompress(await request.body(), encoding)
     return reply_response(await infer_oip(serving, name, parse_version(name, version), body, header_length))
+
+
+def _protocol_headers(request: Request) -> tuple[str | None, str | None]:
+    """`Content-Encoding` and `Inference-Header-Content-Length`, in one pass over the raw (lowercased) headers
+    rather than through Starlette's case-insensitive mapping: this is on every inference request's path."""
+    encoding = header_length = None
+    for key, value in request.scope["headers"]:
+        if key == b"content-encoding":
+            encoding = value.decode("latin-1")
+        elif key == b"inference-header-content-length":
+            header_length = value.decode("latin-1")
+    return encoding, header_length
 
 
 def _metadata(registry: Registry, name: str, version: str | None) -> dict[str, Any]:

@@ -63,8 +63,9 @@ def check_batch(batch: np.ndarray, what: str, meta: ModelVersion) -> np.ndarray:
             f"{expected} (rows of {expected[1:]})",
             errors=[{"loc": [what], "msg": f"expected shape {expected}, got {list(batch.shape)}"}],
         )
-    with np.errstate(over="ignore"):
-        batch = np.ascontiguousarray(batch, dtype=np.float32)
+    if batch.dtype != np.float32 or not batch.flags.c_contiguous:  # (most requests need no copy)
+        with np.errstate(over="ignore"):
+            batch = np.ascontiguousarray(batch, dtype=np.float32)
     if not np.isfinite(batch).all():
         raise InvalidInput(
             f"{what} contain NaN or infinite values", errors=[{"loc": [what], "msg": "expected finite numbers"}]
