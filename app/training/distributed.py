@@ -220,7 +220,7 @@ def train_worker(config: dict[str, Any]) -> None:
         Path(plan.placement_group_file).write_text(group.id.hex())
     spec, plain, start, history, checkpoints = _start(plan)
     replica = Replica(strategy, plan, plain, resumed=start > 0)
-    callbacks = _callbacks(spec, plain)
+    callbacks = _plain_callbacks(spec, plain)
     store = _recorder(plan, rank)
     board = _TensorBoard(Path(plan.tensorboard) / PHASE) if rank == 0 else None
     if store is not None and start > 0:
@@ -268,13 +268,13 @@ def _start(plan: Plan) -> tuple[Any, Any, int, dict[str, list[Any]], Any]:
     return spec, plain, 0, {}, checkpoints
 
 
-def _callbacks(spec: Any, plain: Any) -> list[Any]:
+def _plain_callbacks(spec: Any, plain: Any) -> list[Any]:
     """Early stopping and learning-rate reduction, as the single-process path configures them, on the plain
     model: they read the (identical) logs of every worker and so decide the same everywhere."""
-    from app.training.fit import Phase, _callbacks
+    from app.training.fit import Phase, epoch_callbacks
 
     phase = Phase(name=PHASE, epochs=spec.fit.epochs, report=lambda _e, _l: None, shuffle_seed=0)
-    callbacks = _callbacks(spec, phase)
+    callbacks = epoch_callbacks(spec, phase)
     plain.stop_training = False
     for callback in callbacks:
         callback.set_model(plain)
@@ -295,7 +295,7 @@ def _sync_learning_rate(spec: Any, replica: Replica, plain: Any) -> None:
 def _finish(plan: Plan, replica: Replica, plain: Any, callbacks: list[Any], history: dict, rank: int) -> None:
     """Every rank leaves the hash of its own final weights; rank 0 also the model to publish and its history."""
     from app.durable import write_json_atomically
-    from app.training.fit import _kept_epoch
+    from app.training.fit import kept_epoch
 
     for callback in callbacks:
         callback.on_train_end()  # early stopping may restore the best epoch's weights into the plain model
@@ -305,7 +305,7 @@ def _finish(plan: Plan, replica: Replica, plain: Any, callbacks: list[Any], hist
     if rank != 0:
         return
     epochs_done = len(next(iter(history.values()), []))
-    kept = _kept_epoch(callbacks, epochs_done)
+    kept = kept_epoch(callbacks, epochs_done)
     plain.save(output / FINAL_MODEL)
     final = {k: values[kept] for k, values in history.items()}
     write_json_atomically(output / FINAL_RESULT, {"history": history, "final": final, "epochs_run": kept + 1})

@@ -66,7 +66,7 @@ class _Recorder(keras.callbacks.Callback):
             self.phase.checkpoints.save(self.phase.name, self.model, epoch + 1, self.history)
 
 
-def _callbacks(spec: TrainingSpec, phase: Phase) -> list[keras.callbacks.Callback]:
+def epoch_callbacks(spec: TrainingSpec, phase: Phase) -> list[keras.callbacks.Callback]:
     callbacks: list[keras.callbacks.Callback] = []
     if phase.tensorboard_dir is not None:
         callbacks.append(
@@ -95,7 +95,7 @@ def _callbacks(spec: TrainingSpec, phase: Phase) -> list[keras.callbacks.Callbac
     return callbacks
 
 
-def _kept_epoch(callbacks: list[keras.callbacks.Callback], epochs_done: int) -> int:
+def kept_epoch(callbacks: list[keras.callbacks.Callback], epochs_done: int) -> int:
     """Index of the epoch whose weights the model holds: the best one if early stopping restored it."""
     for callback in callbacks:
         if isinstance(callback, keras.callbacks.EarlyStopping) and callback.restore_best_weights:
@@ -114,7 +114,7 @@ def fit_once(
         phase.on_resume(start)
     else:
         model, start, history = make_model(), 0, {}
-    callbacks = _callbacks(spec, phase)
+    callbacks = epoch_callbacks(spec, phase)
     # The recorder goes last, so that it sees what the others added to the logs (e.g. `learning_rate`).
     callbacks.append(_Recorder(phase, history))
     batches = EpochBatches(*train, spec.fit.batch_size, phase.shuffle_seed, start, spec.fit.shuffle)
@@ -128,5 +128,5 @@ def fit_once(
         shuffle=False,
     )
     epochs_done = len(next(iter(history.values()), []))
-    kept = _kept_epoch(callbacks, epochs_done)
+    kept = kept_epoch(callbacks, epochs_done)
     return FitResult(model, history, {k: values[kept] for k, values in history.items()}, kept + 1)

@@ -111,7 +111,7 @@ def _cross_validate(run: _Run, train: Arrays, rate: Any) -> tuple[dict[str, Any]
     return cv, epochs
 
 
-def _split(
+def split_data(
     spec: TrainingSpec, data: Dataset, validation_data: Dataset | None
 ) -> tuple[Arrays, Arrays | None, Arrays | None]:
     """(train, validation, test) rows: test held out first, then validation by split or a second dataset."""
@@ -157,7 +157,7 @@ def train(
     else:  # unseeded: random, but remembered in the checkpoint so that a resumed job keeps its order
         shuffle_seed = checkpoints.state()["shuffle_seed"] if checkpoints else secrets.randbelow(2**31)
     run = _Run(spec, data, reporter, checkpoints, shuffle_seed, tensorboard_dir)
-    train_rows, validation, test = _split(spec, data, validation_data)
+    train_rows, validation, test = split_data(spec, data, validation_data)
     rate, curve = _learning_rate(run, train_rows)
 
     epochs, folds_count, cv = spec.fit.epochs, None, None

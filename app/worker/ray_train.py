@@ -55,9 +55,9 @@ def _plan(
     checkpoints: Checkpoints, output: Path,
 ) -> tuple[Plan, Any]:  # fmt: skip
     # Split here, once: an unseeded split drawn on each worker would give each worker other rows.
-    from app.training.pipeline import _split
+    from app.training.pipeline import split_data
 
-    train, held, test = _split(spec, data, validation)
+    train, held, test = split_data(spec, data, validation)
     rate = spec.optimizer.learning_rate
     if rate == "auto":  # refused at submit (validate.py); a spec stored before that rule still fails clearly
         raise ValueError("learning_rate 'auto' is not supported with resources.workers > 1")
