@@ -16,7 +16,7 @@ from typing import Literal
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.api.problems import PROBLEM_JSON
+from app.api.problems import error_before_routing
 
 Role = Literal["admin", "predict"]
 ROLES: tuple[Role, ...] = ("admin", "predict")
@@ -65,18 +65,11 @@ def _presented_key(scope: Scope) -> bytes:
 
 def _deny(path: str, status: int, detail: str) -> JSONResponse:
     """The protocol endpoints answer in their own error format; native ones with a problem document."""
-    headers = {"WWW-Authenticate": 'Bearer realm="maas"'} if status == 401 else None
-    if path.startswith(("/v1/", "/v2")):
-        return JSONResponse({"error": detail}, status_code=status, headers=headers)
-    title = "Unauthorized" if status == 401 else "Forbidden"
-    body = {
-        "type": "about:blank",
-        "title": title,
-        "status": status,
-        "detail": detail,
-        "code": "unauthorized" if status == 401 else "forbidden",
-    }
-    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
+    if status == 401:
+        return error_before_routing(
+            path, 401, "Unauthorized", "unauthorized", detail, {"WWW-Authenticate": 'Bearer realm="maas"'}
+        )
+    return error_before_routing(path, 403, "Forbidden", "forbidden", detail)
 
 
 class ApiKeyMiddleware:

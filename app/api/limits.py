@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.api.problems import PROBLEM_JSON
+from app.api.problems import error_before_routing
 from app.errors import TooLarge
 
 UNCAPPED = ("/datasets",)
@@ -20,11 +20,7 @@ WITH_BODY = {"POST", "PUT", "PATCH"}
 
 
 def _too_large(path: str, limit: int) -> JSONResponse:
-    detail = _detail(limit)
-    if path.startswith(("/v1/", "/v2")):
-        return JSONResponse({"error": detail}, status_code=413)
-    body = {"type": "about:blank", "title": TooLarge.title, "status": 413, "code": TooLarge.code, "detail": detail}
-    return JSONResponse(body, status_code=413, media_type=PROBLEM_JSON)
+    return error_before_routing(path, 413, TooLarge.title, TooLarge.code, _detail(limit))
 
 
 def _detail(limit: int) -> str:

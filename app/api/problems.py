@@ -42,6 +42,19 @@ def problem(status: int, title: str, detail: str, code: str, **extra: Any) -> JS
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
 
 
+def error_before_routing(
+    path: str, status: int, title: str, code: str, detail: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    """An error a middleware answers before any route runs: in the TensorFlow Serving / Open Inference Protocol
+    form, `{"error": ...}`, under their paths (/v1, /v2), and as a problem document everywhere else."""
+    if path.startswith(("/v1/", "/v2")):
+        response = JSONResponse({"error": detail}, status_code=status)
+    else:
+        response = problem(status, title, detail, code)
+    response.headers.update(headers or {})
+    return response
+
+
 def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, errors.MaasError)
     return problem(status_for(exc), exc.title, exc.detail, exc.code, errors=exc.errors)
