@@ -13,6 +13,13 @@ import keras
 import numpy as np
 
 
+def epoch_order(rows: int, seed: int, epoch: int, shuffle: bool) -> np.ndarray:
+    """The order in which epoch `epoch` (0-based) visits the rows: a function of (seed, epoch) alone."""
+    if not shuffle:
+        return np.arange(rows)
+    return np.random.default_rng([seed, epoch]).permutation(rows)
+
+
 class EpochBatches(keras.utils.PyDataset):
     def __init__(
         self, x: np.ndarray, y: np.ndarray, batch_size: int, seed: int, first_epoch: int, shuffle: bool
@@ -20,12 +27,7 @@ class EpochBatches(keras.utils.PyDataset):
         super().__init__()
         self.x, self.y, self.batch_size = x, y, batch_size
         self.seed, self.epoch, self.shuffle = seed, first_epoch, shuffle
-        self._order = self._permutation()
-
-    def _permutation(self) -> np.ndarray:
-        if not self.shuffle:
-            return np.arange(len(self.x))
-        return np.random.default_rng([self.seed, self.epoch]).permutation(len(self.x))
+        self._order = epoch_order(len(x), seed, first_epoch, shuffle)
 
     def __len__(self) -> int:
         return math.ceil(len(self.x) / self.batch_size)
@@ -36,4 +38,4 @@ class EpochBatches(keras.utils.PyDataset):
 
     def on_epoch_end(self) -> None:
         self.epoch += 1
-        self._order = self._permutation()
+        self._order = epoch_order(len(self.x), self.seed, self.epoch, self.shuffle)

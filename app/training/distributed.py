@@ -1,9 +1,8 @@
 """One Ray Train worker of a data-parallel job (`resources.workers > 1`): a replica of the model trained with
 `tf.distribute.MultiWorkerMirroredStrategy` on its shard of every global batch.
 
-Keras 3's own `model.fit` fails under that strategy (keras#20585, ray#47464), so the replica trains with a plain
-TensorFlow step instead: the per-example loss is scaled to the *global* batch, Keras' optimizer all-reduces the
-gradients across workers inside `apply_gradients`, and every worker applies the same update. Each worker also
+Keras 3's own `model.fit` fails under that strategy, so the replica trains with a plain TensorFlow step instead
+(app/training/replica.py). Each worker also
 keeps a plain, undistributed copy of the model (built by our usual `build_model`) that holds the weights after
 every epoch: its compiled metrics score the gathered predictions of the whole global batch, it evaluates the
 validation rows, it drives early stopping and learning-rate callbacks, and it is what rank 0 checkpoints and
@@ -21,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from app.training.replica import Replica, copy_weights
 
 #: Files rank 0 leaves in the plan's output folder for the job's Ray task, and each rank's weight hash.
 FINAL_MODEL, FINAL_RESULT = "final.keras", "final.json"
@@ -56,90 +57,12 @@ def weights_sha256(weights: list[np.ndarray]) -> str:
 
 
 def global_batches(n: int, batch_size: int, seed: int, epoch: int, shuffle: bool) -> list[np.ndarray]:
-    """Row indices of each global batch of `epoch` (0-based), from EpochBatches' (seed, epoch) permutation: a
-    resumed epoch sees the order it would have seen."""
-    order = np.random.default_rng([seed, epoch]).permutation(n) if shuffle else np.arange(n)
+    """Row indices of each global batch of `epoch` (0-based), in the single-process path's order: a resumed
+    epoch sees the order it would have seen."""
+    from app.training.batches import epoch_order
+
+    order = epoch_order(n, seed, epoch, shuffle)
     return [order[i : i + batch_size] for i in range(0, n, batch_size)]
-
-
-def _all_layers(model: Any) -> list[Any]:
-    found = []
-    for layer in getattr(model, "layers", []):
-        found += [layer, *_all_layers(layer)]
-    return found
-
-
-def _copy_weights(source: Any, target: Any) -> None:
-    target.set_weights(source.get_weights())
-    for layer in _all_layers(target):  # an adapted Normalization keeps its mean as a tensor, not a variable
-        if hasattr(layer, "finalize_state") and hasattr(layer, "adapt_mean"):
-            layer.finalize_state()
-
-
-def _per_example_loss(spec: Any) -> Any:
-    import keras
-
-    from app.training.build import make_loss
-
-    loss = make_loss(spec.loss_config)
-    if isinstance(loss, str):
-        return keras.losses.get(loss)  # the function form returns one value per example
-    return type(loss)(from_logits=spec.loss_config.from_logits, reduction=None)
-
-
-class Replica:
-    """This worker's distributed model, optimizer and compiled train step."""
-
-    def __init__(self, strategy: Any, plan: Plan, plain: Any, resumed: bool) -> None:
-        import keras
-        import tensorflow as tf
-
-        from app.training.build import make_optimizer
-        from app.training.spec import TrainingSpec
-
-        self.strategy = strategy
-        spec = TrainingSpec.model_validate(plan.spec)
-        with self.strategy.scope():
-            self.model = keras.models.clone_model(plain)
-            _copy_weights(plain, self.model)
-            self.optimizer = make_optimizer(spec.optimizer, plan.learning_rate)
-            self.optimizer.build(self.model.trainable_variables)
-        if resumed:  # the checkpoint's optimizer state (Adam's moments, the step count) carries on
-            for mine, saved in zip(self.optimizer.variables, plain.optimizer.variables, strict=True):
-                mine.assign(saved.numpy())
-        self.loss_fn = _per_example_loss(spec)
-        x, y = plan.train
-        signature = [
-            tf.TensorSpec([None, *x.shape[1:]], tf.float32),
-            tf.TensorSpec([None, *y.shape[1:]], tf.as_dtype(y.dtype)),
-            tf.TensorSpec([], tf.float32),
-        ]
-        # One trace for every batch size, identical on every worker: the collectives inside must pair up.
-        self.step = tf.function(self._step, input_signature=signature)
-
-    def _replica_step(self, x: Any, y: Any, global_rows: Any) -> Any:
-        import tensorflow as tf
-
-        replicas = self.strategy.num_replicas_in_sync
-        with tf.GradientTape() as tape:
-            predicted = self.model(x, training=True)
-            per_example = tf.reshape(tf.cast(self.loss_fn(y, predicted), tf.float32), [-1])
-            loss = tf.reduce_sum(per_example) / global_rows  # summed over replicas: the global batch's mean
-            if self.model.losses:
-                loss += tf.add_n(self.model.losses) / replicas
-        grads = tape.gradient(loss, self.model.trainable_variables)
-        self.optimizer.apply_gradients(zip(grads, self.model.trainable_variables, strict=True))  # all-reduces
-        return loss, y, predicted
-
-    def _step(self, x: Any, y: Any, global_rows: Any) -> Any:
-        import tensorflow as tf
-
-        loss, y_all, predicted = self.strategy.run(self._replica_step, args=(x, y, global_rows))
-        return (
-            self.strategy.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None),
-            self.strategy.gather(y_all, axis=0),
-            self.strategy.gather(predicted, axis=0),
-        )
 
 
 def _epoch(replica: Replica, plain: Any, plan: Plan, spec: Any, epoch: int, rank: int, world: int) -> dict[str, Any]:
@@ -155,19 +78,11 @@ def _epoch(replica: Replica, plain: Any, plan: Plan, spec: Any, epoch: int, rank
         metrics = plain.compute_metrics(None, y_all, predicted)
     logs = {k: float(v) for k, v in metrics.items() if k not in ("loss", "compile_metrics")}
     logs = {"loss": loss_sum / rows, **logs}
-    _copy_weights(replica.model, plain)
+    copy_weights(replica.model, plain)
     if plan.validation is not None:
         evaluated = plain.evaluate(*plan.validation, batch_size=spec.fit.batch_size, verbose=0, return_dict=True)
         logs.update({f"val_{k}": float(v) for k, v in evaluated.items()})
     return logs
-
-
-def _checkpoint_plain(replica: Replica, plain: Any) -> None:
-    """The replica's optimizer state onto the plain model, so that its checkpoint resumes the optimizer too."""
-    if not plain.optimizer.built:
-        plain.optimizer.build(plain.trainable_variables)
-    for mine, live in zip(plain.optimizer.variables, replica.optimizer.variables, strict=True):
-        mine.assign(live.numpy())
 
 
 class _TensorBoard:
@@ -237,7 +152,7 @@ def train_worker(config: dict[str, Any]) -> None:
             if store is not None and board is not None:
                 board.epoch(epoch, values)
                 store.record_epoch(plan.job_id, plan.worker_id, epoch + 1, spec.fit.epochs, values)
-                _checkpoint_plain(replica, plain)
+                replica.optimizer_state_to(plain)
                 checkpoints.save(PHASE, plain, epoch + 1, history)
             if plain.stop_training:
                 break
