@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
@@ -57,7 +57,7 @@ class Registry(ABC):
         """Whether the registry's storage answers (for readiness)."""
 
     @abstractmethod
-    def change_stamp(self, name: str) -> int | None:
+    def change_stamp(self, name: str) -> Hashable | None:
         """A value that changes whenever `name`'s versions or aliases may have; None = do not cache."""
 
     @abstractmethod

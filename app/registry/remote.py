@@ -82,8 +82,9 @@ class ObjectRegistry(Registry):
             return False
         return True
 
-    def change_stamp(self, name: str) -> int | None:
-        return int(time.monotonic() / STAMP_WINDOW_S) * 1_000_003 + self._generation
+    def change_stamp(self, name: str) -> tuple[int, int]:
+        """The current time window, and this process's own writes so far."""
+        return int(time.monotonic() / STAMP_WINDOW_S), self._generation
 
     # --- primitives -----------------------------------------------------------------------------------
 

@@ -7,6 +7,8 @@ time window on an object store); a stamp of None means "just changed, do not cac
 
 from __future__ import annotations
 
+from collections.abc import Hashable
+
 from app.registry import Registry
 
 Query = tuple[str, int | None, str | None]
@@ -15,7 +17,7 @@ Query = tuple[str, int | None, str | None]
 class VersionResolver:
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
-        self._cache: dict[Query, tuple[int, int]] = {}
+        self._cache: dict[Query, tuple[Hashable, int]] = {}
 
     def cached(self, name: str, version: int | None = None, alias: str | None = None) -> int | None:
         """The version number if a cached answer is still trusted, else None; cheap (safe on the event loop)."""
@@ -33,6 +35,6 @@ class VersionResolver:
                 self._cache[query] = (stamp, number)
         return number
 
-    def _lookup(self, query: Query, stamp: int | None) -> int | None:
+    def _lookup(self, query: Query, stamp: Hashable | None) -> int | None:
         cached = self._cache.get(query)
         return cached[1] if stamp is not None and cached is not None and cached[0] == stamp else None
