@@ -18,25 +18,14 @@ from app.errors import AliasNotFound, Conflict, DatasetNotFound, ModelNotFound, 
 from app.registry import open_registry
 from app.registry.remote import ObjectRegistry
 from app.settings import Settings
-
-ARTIFACT_BYTES = b"any bytes stand in for a Keras file: the registry only hashes and moves them"
-
-
-def metadata(job_id: str | None = None) -> dict[str, object]:
-    return {
-        "input_shape": [None, 4],
-        "output_shape": [None, 3],
-        "task": "classification",
-        "classes": ["a", "b", "c"],
-        "job_id": job_id or str(uuid.uuid4()),
-    }
+from tests.unit.test_registry import ARTIFACT_BYTES, model_metadata
 
 
 def publish(registry: ObjectRegistry, name: str = "iris", job_id: str | None = None) -> int:
     staged = registry.new_staging_dir()
     (staged / "model.keras").write_bytes(ARTIFACT_BYTES)
     (staged / "model.onnx").write_bytes(b"onnx")
-    return registry.publish(name, staged, metadata(job_id)).version
+    return registry.publish(name, staged, model_metadata(job_id)).version
 
 
 @pytest.fixture
