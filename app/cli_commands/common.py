@@ -90,6 +90,20 @@ def emit(as_json: bool, data: Any, rendered: RenderableType) -> None:
         out.print(rendered)
 
 
+def announce(created: dict[str, Any], noun: str, verb: str, follow_command: str, follow: bool, as_json: bool) -> bool:
+    """Say what a `train` or `sweep` command submitted; True when the caller is to follow it live now."""
+    name = f"{noun} {created['id']} ({created['model_name']})"
+    if follow:
+        if not as_json:
+            out.print(name, markup=False)
+        return True
+    if as_json:
+        print_json(created)
+    else:
+        out.print(f"{verb} {name}; watch it with: {follow_command} {created['id']}", markup=False)
+    return False
+
+
 def short_time(value: str | None) -> str:
     """`2025-01-02T03:04:05.678+00:00` -> `2025-01-02 03:04:05`."""
     return value.replace("T", " ")[:19] if value else "-"

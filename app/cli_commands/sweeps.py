@@ -18,6 +18,7 @@ from app.cli_commands.common import (
     ApiKeyOpt,
     JsonOpt,
     UrlOpt,
+    announce,
     connect,
     err,
     out,
@@ -48,17 +49,8 @@ def sweep(
     body = read_spec(spec, "sweep spec")
     with connect(url, api_key) as client:
         started = client.create_sweep(body)
-        if not follow:
-            if as_json:
-                print_json(started)
-            else:
-                watch = f"maas sweeps follow {started['id']}"
-                out.print(
-                    f"started sweep {started['id']} ({started['model_name']}); watch it with: {watch}", markup=False
-                )
+        if not announce(started, "sweep", "started", "maas sweeps follow", follow, as_json):
             return
-        if not as_json:
-            out.print(f"sweep {started['id']} ({started['model_name']})", markup=False)
         code = follow_sweep(client, started["id"], as_json, poll)
     raise typer.Exit(code)
 

@@ -15,11 +15,11 @@ from app.cli_commands.common import (
     ApiKeyOpt,
     JsonOpt,
     UrlOpt,
+    announce,
     connect,
     err,
     format_metrics,
     out,
-    print_json,
     read_spec,
 )
 from app.cli_commands.progress import Follower
@@ -39,14 +39,8 @@ def train(
     body = read_spec(spec, "spec")
     with connect(url, api_key) as client:
         job = client.train(body)
-        if not follow:
-            if as_json:
-                print_json(job)
-            else:
-                out.print(f"queued job {job['id']} ({job['model_name']}); watch it with: maas jobs follow {job['id']}")
+        if not announce(job, "job", "queued", "maas jobs follow", follow, as_json):
             return
-        if not as_json:
-            out.print(f"job {job['id']} ({job['model_name']})", markup=False)
         code = follow_job(client, job["id"], as_json)
     raise typer.Exit(code)
 
