@@ -114,10 +114,10 @@ class Registry(ABC):
 
     def resolve(self, name: str, version: int | None = None, alias: str | None = None) -> int:
         """The version number meant by an explicit version, an alias, or neither (= the latest)."""
-        self._require_model(name)
         if version is not None:
-            self._require_version(name, version)
+            self._require_version(name, version)  # the model's existence included
             return version
+        self._require_model(name)
         if alias is not None:
             aliases = self.read_aliases(name)
             if alias not in aliases:
