@@ -4,25 +4,15 @@ worker publishes is served by both."""
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import s3fs
 from sklearn.datasets import load_iris
 
+from tests.api.test_datasets_api import iris_csv
 from tests.e2e.server import Server
 from tests.support import iris_spec
-
-
-def iris_csv() -> bytes:
-    iris = load_iris()
-    frame = pd.DataFrame(iris.data, columns=["sepal_l", "sepal_w", "petal_l", "petal_w"])
-    frame["species"] = [iris.target_names[i] for i in iris.target]
-    buffer = io.StringIO()
-    frame.to_csv(buffer, index=False)
-    return buffer.getvalue().encode()
 
 
 def test_replicas_without_a_shared_directory_share_datasets_and_models_through_s3(
