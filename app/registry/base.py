@@ -8,13 +8,16 @@ its number is never reused. A version exists once its `metadata.json` does; that
 
 from __future__ import annotations
 
+import hashlib
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Hashable, Iterator
 from contextlib import AbstractContextManager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from app.durable import write_json_atomically
 from app.errors import AliasNotFound, Conflict, ModelNotFound, VersionNotFound
 from app.registry.models import ModelDetail, ModelSummary, ModelVersion
 from app.registry.names import check_name
@@ -33,6 +36,14 @@ def used_numbers(entries: Iterator[str] | list[str]) -> list[int]:
         if number.isdigit():
             numbers.append(int(number))
     return numbers
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 class Registry(ABC):
@@ -173,6 +184,20 @@ class Registry(ABC):
         self._require_model(name)
         if self._read_file(name, f"{int(version)}/{METADATA}") is None:
             raise VersionNotFound(f"model {name!r} has no version {version}")
+
+    def _write_record(self, name: str, version: int, staged: Path, metadata: dict[str, Any]) -> ModelVersion:
+        """The version's record, written into `staged` as its `metadata.json`, the file that makes it exist."""
+        record = ModelVersion(
+            **{
+                **metadata,
+                "name": name,
+                "version": version,
+                "created_at": datetime.now(UTC),
+                "sha256": file_sha256(staged / ARTIFACT),
+            }
+        )
+        write_json_atomically(staged / METADATA, record.model_dump(mode="json"))
+        return record
 
     def _versions(self, name: str) -> list[ModelVersion]:
         return [self.read_version(name, v) for v in self._version_numbers(name)]

@@ -8,14 +8,12 @@ numbers are never reused. Readers skip anything that is not a complete integer v
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import os
 import shutil
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,17 +22,9 @@ from app.registry.base import ALIASES, ARTIFACT, METADATA, TOMBSTONE_PREFIX, Reg
 from app.registry.models import ModelVersion
 from app.registry.names import check_name, is_valid_name
 
-__all__ = ["ALIASES", "ARTIFACT", "METADATA", "LocalRegistry", "file_sha256"]
+__all__ = ["ALIASES", "ARTIFACT", "METADATA", "LocalRegistry"]
 
 _RACY_NS = 1_000_000_000
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 class LocalRegistry(Registry):
@@ -65,16 +55,7 @@ class LocalRegistry(Registry):
                 shutil.rmtree(staged, ignore_errors=True)
                 return existing
             version = max(used_numbers(os.listdir(model_dir)), default=0) + 1
-            record = ModelVersion(
-                **{
-                    **metadata,
-                    "name": name,
-                    "version": version,
-                    "created_at": datetime.now(UTC),
-                    "sha256": file_sha256(staged / ARTIFACT),
-                }
-            )
-            write_json_atomically(staged / METADATA, record.model_dump(mode="json"))
+            record = self._write_record(name, version, staged, metadata)
             os.rename(staged, model_dir / str(version))
             fsync_dir(model_dir)
             return record

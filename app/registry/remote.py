@@ -17,12 +17,10 @@ import shutil
 import time
 import uuid
 from contextlib import nullcontext
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from app.registry.base import ALIASES, ARTIFACT, METADATA, TOMBSTONE_PREFIX, Registry, used_numbers
-from app.registry.local import file_sha256
 from app.registry.models import ModelVersion
 from app.registry.names import check_name, is_valid_name
 from app.storage import download_folder, open_filesystem, upload_folder
@@ -53,16 +51,7 @@ class ObjectRegistry(Registry):
             shutil.rmtree(staged, ignore_errors=True)
             return existing
         version = self._claim_next(name)
-        record = ModelVersion(
-            **{
-                **metadata,
-                "name": name,
-                "version": version,
-                "created_at": datetime.now(UTC),
-                "sha256": file_sha256(staged / ARTIFACT),
-            }
-        )
-        (staged / METADATA).write_text(json.dumps(record.model_dump(mode="json"), indent=2, sort_keys=True))
+        record = self._write_record(name, version, staged, metadata)
         upload_folder(self.fs, staged, self._path(name, str(version)), last=METADATA)
         shutil.rmtree(staged, ignore_errors=True)
         self._generation += 1
