@@ -1,4 +1,4 @@
-"""The application factory: `create_app(settings)` wires the store, registry, predictor and workers.
+"""The application factory: `create_app(settings)` wires the store, registry, model cache and workers.
 
 `uvicorn app.main:app` uses the module-level `app`, built from `MAAS_*` variables; nothing heavy runs until the
 lifespan starts.
@@ -34,13 +34,13 @@ from app.api.routes import (
     ui,
 )
 from app.api.telemetry import RequestMetrics
-from app.jobs.models import JobStatus
+from app.jobs.schemas import JobStatus
 from app.jobs.store import JobStore
 from app.registry import open_registry
 from app.serving.batcher import Batcher
 from app.serving.inference import Serving
 from app.serving.metrics import Metrics
-from app.serving.predictor import Predictor
+from app.serving.model_cache import ModelCache
 from app.settings import Settings, get_settings
 from app.worker.supervisor import Supervisor
 
@@ -55,11 +55,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     registry = open_registry(settings.registry_location, settings.cache_dir)
     app.state.store = store
     app.state.registry = registry
-    app.state.predictor = Predictor(registry, settings.model_cache, warm_rows=settings.batch_max_size)
+    app.state.model_cache = ModelCache(registry, settings.model_cache, warm_rows=settings.batch_max_size)
     delay_s = settings.batch_max_delay_ms / 1000
     batcher = Batcher(settings.batch_max_size, delay_s, observe=app.state.metrics.observe_batch)
-    app.state.serving = Serving(registry, app.state.predictor, batcher, settings.max_instances)
-    app.state.metrics.watch(app.state.predictor.describe, store.count_by_status, [s.value for s in JobStatus])
+    app.state.serving = Serving(registry, app.state.model_cache, batcher, settings.max_instances)
+    app.state.metrics.watch(app.state.model_cache.describe, store.count_by_status, [s.value for s in JobStatus])
     app.state.supervisor = None
     if settings.workers > 0:
         app.state.supervisor = Supervisor(settings, store)

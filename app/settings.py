@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.storage import is_url, local_path
@@ -27,8 +27,11 @@ class Settings(BaseSettings):
         None,
         description="Model registry root: a path or an fsspec URL (s3://bucket/prefix); default: <data_dir>/registry.",
     )
-    datasets_dir: str = Field(
-        "", description="Uploaded datasets: a path or an fsspec URL (s3://bucket/prefix); default: <data_dir>/datasets."
+    datasets_location: str = Field(
+        "",
+        # MAAS_DATASETS_DIR was this variable's first name; it stays accepted so existing deployments keep working.
+        validation_alias=AliasChoices("datasets_location", "MAAS_DATASETS_LOCATION", "MAAS_DATASETS_DIR"),
+        description="Uploaded datasets: a path or an fsspec URL (s3://bucket/prefix); default: <data_dir>/datasets.",
     )
     workers: int = Field(1, ge=0, le=64, description="Job slots of the embedded supervisor; 0 = API only.")
     prewarm: bool = Field(True, description="Keep one idle child with TensorFlow imported, ready for a job.")
@@ -64,7 +67,7 @@ class Settings(BaseSettings):
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'maas.db').resolve()}"
 
-    @field_validator("registry_dir", "datasets_dir", mode="before")
+    @field_validator("registry_dir", "datasets_location", mode="before")
     @classmethod
     def _path_as_text(cls, value: object) -> object:
         return str(value) if isinstance(value, Path) else value
@@ -72,10 +75,10 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _locate_datasets(self) -> Settings:
         """An absolute default, so that a copy of these settings means the same place in another process."""
-        if not self.datasets_dir:
-            self.datasets_dir = str((self.data_dir / "datasets").resolve())
-        elif not is_url(self.datasets_dir):
-            self.datasets_dir = str(Path(self.datasets_dir).resolve())
+        if not self.datasets_location:
+            self.datasets_location = str((self.data_dir / "datasets").resolve())
+        elif not is_url(self.datasets_location):
+            self.datasets_location = str(Path(self.datasets_location).resolve())
         return self
 
     @property

@@ -11,7 +11,7 @@ from app.jobs.store import JobStore
 from app.registry import Registry
 from app.serving.inference import Serving
 from app.serving.metrics import Metrics
-from app.serving.predictor import Predictor
+from app.serving.model_cache import ModelCache
 from app.settings import Settings
 from app.worker.supervisor import Supervisor
 
@@ -28,8 +28,8 @@ def get_registry(request: Request) -> Registry:
     return request.app.state.registry
 
 
-def get_predictor(request: Request) -> Predictor:
-    return request.app.state.predictor
+def get_model_cache(request: Request) -> ModelCache:
+    return request.app.state.model_cache
 
 
 async def get_serving(request: Request) -> Serving:
@@ -46,13 +46,13 @@ def get_supervisor(request: Request) -> Supervisor | None:
 
 
 def get_catalog(request: Request) -> Catalog:
-    return open_catalog(request.app.state.settings.datasets_dir)
+    return open_catalog(request.app.state.settings.datasets_location)
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 StoreDep = Annotated[JobStore, Depends(get_store)]
 RegistryDep = Annotated[Registry, Depends(get_registry)]
-PredictorDep = Annotated[Predictor, Depends(get_predictor)]
+ModelCacheDep = Annotated[ModelCache, Depends(get_model_cache)]
 ServingDep = Annotated[Serving, Depends(get_serving)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 SupervisorDep = Annotated[Supervisor | None, Depends(get_supervisor)]

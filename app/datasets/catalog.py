@@ -19,7 +19,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from app.datasets.models import DatasetInfo
+from app.datasets.schemas import DatasetInfo
 from app.datasets.types import Dataset
 from app.durable import fsync_dir
 from app.errors import DatasetNotFound

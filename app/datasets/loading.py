@@ -23,11 +23,11 @@ def open_catalog(location: str | Path) -> Catalog:
     return ObjectDatasetCatalog(str(location))
 
 
-def load_dataset(ref: DatasetRef, datasets_dir: str | Path) -> Dataset:
-    """The dataset a spec names; uploads live at `datasets_dir` (DatasetNotFound if there is none)."""
+def load_dataset(ref: DatasetRef, datasets_location: str | Path) -> Dataset:
+    """The dataset a spec names; uploads live at `datasets_location` (DatasetNotFound if there is none)."""
     if ref.builtin is not None:
         return load_builtin(ref.builtin)
     if ref.inline is not None:
         return load_inline(ref.inline.x, ref.inline.y, ref.inline.task)
     assert ref.id is not None  # DatasetRef holds exactly one of the three
-    return open_catalog(datasets_dir).load(ref.id)
+    return open_catalog(datasets_location).load(ref.id)

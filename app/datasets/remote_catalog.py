@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from app.datasets.catalog import ARRAYS, ID_PATTERN, METADATA, new_info, read_arrays, write_dataset
-from app.datasets.models import DatasetInfo
+from app.datasets.schemas import DatasetInfo
 from app.datasets.types import Dataset
 from app.errors import DatasetNotFound
 from app.storage import open_filesystem, upload_folder

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any, get_args
 
 from app.datasets.loading import Catalog
-from app.datasets.models import DatasetInfo
 from app.datasets.receive import FILE_FIELD, ReceivedUpload
+from app.datasets.schemas import DatasetInfo
 from app.datasets.types import Task
 from app.datasets.uploads import parse_upload, upload_format
 from app.errors import DatasetInUse, InvalidUpload

@@ -22,7 +22,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from app.jobs.models import Job, JobStatus
+from app.jobs.schemas import Job, JobStatus
 
 RANK = {JobStatus.QUEUED: 1, JobStatus.RUNNING: 2}
 TERMINAL_RANK = 3

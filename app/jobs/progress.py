@@ -12,7 +12,7 @@ from sqlalchemy import Engine, delete, insert, update
 
 from app.errors import ClaimLost
 from app.jobs.engine import utcnow
-from app.jobs.models import JobError, JobStatus, ModelRef, Progress
+from app.jobs.schemas import JobError, JobStatus, ModelRef, Progress
 from app.jobs.tables import MAIN_FOLD, job, job_epoch
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.engine import RowMapping
 
-from app.jobs.models import Job, JobError, JobMetrics, JobStatus, ModelRef, Progress, WorkerInfo
+from app.jobs.schemas import Job, JobError, JobMetrics, JobStatus, ModelRef, Progress, WorkerInfo
 
 
 def row_to_job(row: RowMapping, history: dict[str, list[float]]) -> Job:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from app.datasets import load_dataset
 from app.errors import QueueFull
-from app.jobs.models import Job, JobStatus
+from app.jobs.schemas import Job, JobStatus
 from app.jobs.store import JobStore
 from app.settings import Settings
 from app.training.spec import TrainingSpec
@@ -18,8 +18,8 @@ def submit_job(store: JobStore, spec: TrainingSpec, settings: Settings) -> Job:
     if queued >= settings.max_queued:
         raise QueueFull(f"{queued} jobs are queued, the most this service holds (MAAS_MAX_QUEUED); retry later")
     check_executor(spec, settings.executor)
-    data = load_dataset(spec.dataset, settings.datasets_dir)
-    validation = spec.fit.validation_data and load_dataset(spec.fit.validation_data, settings.datasets_dir)
+    data = load_dataset(spec.dataset, settings.datasets_location)
+    validation = spec.fit.validation_data and load_dataset(spec.fit.validation_data, settings.datasets_location)
     validate_spec(spec, data, settings.max_params, validation)
     retries = spec.max_retries if spec.max_retries is not None else settings.max_retries
     return store.create_job(spec.model_name, spec.model_dump(mode="json", exclude_none=True), spec.fit.epochs, retries)

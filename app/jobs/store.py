@@ -17,9 +17,9 @@ from sqlalchemy.engine import RowMapping
 
 from app.errors import JobNotFound
 from app.jobs.engine import make_engine, utcnow
-from app.jobs.models import Job, JobStatus, Progress
 from app.jobs.progress import ProgressWrites
 from app.jobs.rows import row_to_job
+from app.jobs.schemas import Job, JobStatus, Progress
 from app.jobs.tables import MAIN_FOLD, job, job_epoch, metadata
 
 

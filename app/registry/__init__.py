@@ -4,7 +4,7 @@ from pathlib import Path
 
 from app.registry.base import Registry
 from app.registry.local import LocalRegistry
-from app.registry.models import ModelDetail, ModelSummary, ModelVersion
+from app.registry.schemas import ModelDetail, ModelSummary, ModelVersion
 from app.storage import local_path
 
 

@@ -19,8 +19,8 @@ from typing import Any
 
 from app.durable import write_json_atomically
 from app.errors import AliasNotFound, Conflict, ModelNotFound, VersionNotFound
-from app.registry.models import ModelDetail, ModelSummary, ModelVersion
 from app.registry.names import check_name
+from app.registry.schemas import ModelDetail, ModelSummary, ModelVersion
 
 METADATA = "metadata.json"
 ARTIFACT = "model.keras"

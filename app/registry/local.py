@@ -19,8 +19,8 @@ from typing import Any
 
 from app.durable import fsync_dir, write_json_atomically
 from app.registry.base import ALIASES, ARTIFACT, METADATA, TOMBSTONE_PREFIX, Registry, used_numbers
-from app.registry.models import ModelVersion
 from app.registry.names import check_name, is_valid_name
+from app.registry.schemas import ModelVersion
 
 __all__ = ["ALIASES", "ARTIFACT", "METADATA", "LocalRegistry"]
 

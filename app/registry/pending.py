@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from app.registry.local import LocalRegistry
-from app.registry.models import ModelVersion
+from app.registry.schemas import ModelVersion
 
 PENDING_METADATA = "pending.json"
 

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from app.registry.base import ALIASES, ARTIFACT, METADATA, TOMBSTONE_PREFIX, Registry, used_numbers
-from app.registry.models import ModelVersion
 from app.registry.names import check_name, is_valid_name
+from app.registry.schemas import ModelVersion
 from app.storage import download_folder, open_filesystem, upload_folder
 
 CLAIM = ".claim"

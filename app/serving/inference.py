@@ -12,15 +12,17 @@ import numpy as np
 from app.errors import TooLarge
 from app.registry import Registry
 from app.serving.batcher import Batcher
-from app.serving.predictor import Key, LoadedModel, Predictor
+from app.serving.model_cache import Key, LoadedModel, ModelCache
 from app.serving.resolver import VersionResolver
 
 
 class Serving:
-    def __init__(self, registry: Registry, predictor: Predictor, batcher: Batcher, max_instances: int = 10_000) -> None:
+    def __init__(
+        self, registry: Registry, model_cache: ModelCache, batcher: Batcher, max_instances: int = 10_000
+    ) -> None:
         self.registry = registry
         self.max_instances = max_instances
-        self.predictor = predictor
+        self.model_cache = model_cache
         self.batcher = batcher
         self.resolver = VersionResolver(registry)
         self._loads: dict[Key, asyncio.Future[LoadedModel]] = {}
@@ -30,14 +32,14 @@ class Serving:
         number = self.resolver.cached(name, version, alias)
         if number is None:  # reading the registry may take a network round trip (S3): not on the event loop
             number = await asyncio.to_thread(self.resolver.resolve, name, version, alias)
-        loaded = self.predictor.peek(name, number)
+        loaded = self.model_cache.peek(name, number)
         return loaded if loaded is not None else await self._load((name, number))
 
     async def _load(self, key: Key) -> LoadedModel:
         """Load in a worker thread, so that requests to models already loaded go on meanwhile."""
         pending = self._loads.get(key)
         if pending is None:
-            pending = asyncio.ensure_future(asyncio.to_thread(self.predictor.get, *key))
+            pending = asyncio.ensure_future(asyncio.to_thread(self.model_cache.get, *key))
             self._loads[key] = pending
             pending.add_done_callback(lambda done: self._loaded(key, done))
         return await asyncio.shield(pending)  # one impatient client must not cancel the others' load

@@ -115,7 +115,7 @@ class Metrics:
 
 
 class _StateCollector:
-    """Gauges read at scrape time from the predictor and the job store."""
+    """Gauges read at scrape time from the model cache and the job store."""
 
     def __init__(
         self,

@@ -8,7 +8,7 @@ import logging
 import shutil
 from typing import Any
 
-from app.jobs.models import Job, JobStatus
+from app.jobs.schemas import Job, JobStatus
 from app.jobs.store import JobStore
 from app.registry import open_registry
 from app.registry.pending import publish_pending

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from app.jobs.models import JobStatus, ModelRef
+from app.jobs.schemas import JobStatus, ModelRef
 from app.jobs.store import JobStore
 from app.settings import Settings
 from app.sweeps.spec import SweepSpec

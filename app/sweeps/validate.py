@@ -33,8 +33,8 @@ def _check_spec(raw: dict[str, Any], loc: list[str | int], settings: Settings, i
     """Problems of one candidate training spec, located under `loc` (plus the field inside it when `inner`)."""
     try:
         spec = TrainingSpec.model_validate(raw)
-        data = load_dataset(spec.dataset, settings.datasets_dir)
-        validation = spec.fit.validation_data and load_dataset(spec.fit.validation_data, settings.datasets_dir)
+        data = load_dataset(spec.dataset, settings.datasets_location)
+        validation = spec.fit.validation_data and load_dataset(spec.fit.validation_data, settings.datasets_location)
         validate_spec(spec, data, settings.max_params, validation)
         check_executor(spec, settings.executor)
     except ValidationError as exc:

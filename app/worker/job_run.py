@@ -11,7 +11,7 @@ from typing import Any
 
 from app.datasets import load_dataset
 from app.errors import ClaimLost
-from app.jobs.models import Job, JobError, JobStatus, ModelRef
+from app.jobs.schemas import Job, JobError, JobStatus, ModelRef
 from app.jobs.store import JobStore
 from app.registry import open_registry
 from app.settings import Settings
@@ -98,8 +98,8 @@ def run_job(job_id: str, settings: Settings) -> None:
         spec = TrainingSpec.model_validate(job.spec)
         if not checkpoints.exists:
             store.start_attempt(job_id, worker_id, spec.fit.epochs)
-        data = load_dataset(spec.dataset, settings.datasets_dir)
-        validation = spec.fit.validation_data and load_dataset(spec.fit.validation_data, settings.datasets_dir)
+        data = load_dataset(spec.dataset, settings.datasets_location)
+        validation = spec.fit.validation_data and load_dataset(spec.fit.validation_data, settings.datasets_location)
         reporter = _reporter(store, job, worker_id, settings)
         if spec.resources.workers > 1:  # data-parallel across Ray Train workers (MAAS_EXECUTOR=ray only)
             from app.worker import ray_train

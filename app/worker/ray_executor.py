@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from app.jobs.models import JobError
+from app.jobs.schemas import JobError
 from app.jobs.store import JobStore
 from app.settings import Settings
 from app.training.spec import Resources

@@ -17,7 +17,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from app.jobs.models import Job, JobError, JobStatus
+from app.jobs.schemas import Job, JobError, JobStatus
 from app.jobs.store import JobStore
 from app.settings import Settings
 from app.sweeps.driver import SweepDriver

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from app.api.routes import events as events_route
 from app.client.sse import Event, iter_events
-from app.jobs.models import JobError, ModelRef
+from app.jobs.schemas import JobError, ModelRef
 from app.jobs.store import JobStore
 from app.settings import Settings
 from tests.support import iris_spec

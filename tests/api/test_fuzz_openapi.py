@@ -20,7 +20,7 @@ def test_no_request_gets_a_server_error(trained_registry: Path, tmp_path: Path) 
     data_dir = tmp_path / "data"
     shutil.copytree(trained_registry, data_dir)  # a trained model, so that predictions reach a real model
     app = create_app(Settings(data_dir=data_dir, workers=0, prewarm=False, max_queued=10_000))
-    with TestClient(app):  # runs the lifespan: store, registry, predictor
+    with TestClient(app):  # runs the lifespan: store, registry, model cache
         schema = schemathesis.openapi.from_asgi("/openapi.json", app)
         operations = [result.ok() for result in schema.get_all_operations()]
         assert len(operations) >= 20, [op.label for op in operations]

@@ -22,7 +22,7 @@ def test_replicas_without_a_shared_directory_share_datasets_and_models_through_s
         **s3_env,
         "MAAS_DATABASE_URL": f"sqlite:///{tmp_path / 'jobs.db'}",
         "MAAS_REGISTRY_DIR": f"{s3_bucket}/registry",
-        "MAAS_DATASETS_DIR": f"{s3_bucket}/datasets",
+        "MAAS_DATASETS_LOCATION": f"{s3_bucket}/datasets",
     }
     trainer = Server(tmp_path / "trainer", tmp_path / "trainer.log", MAAS_WORKERS="1", **shared)
     api = Server(tmp_path / "api", tmp_path / "api.log", MAAS_WORKERS="0", **shared)

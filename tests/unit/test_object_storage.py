@@ -36,8 +36,8 @@ def registry(s3_bucket: str, tmp_path: Path) -> ObjectRegistry:
 
 
 def test_settings_open_the_registry_on_s3_and_keep_local_paths_local(s3_bucket: str, tmp_path: Path) -> None:
-    remote = Settings(data_dir=tmp_path, registry_dir=f"{s3_bucket}/models", datasets_dir=f"{s3_bucket}/data")
-    assert remote.registry_location == f"{s3_bucket}/models" and remote.datasets_dir == f"{s3_bucket}/data"
+    remote = Settings(data_dir=tmp_path, registry_dir=f"{s3_bucket}/models", datasets_location=f"{s3_bucket}/data")
+    assert remote.registry_location == f"{s3_bucket}/models" and remote.datasets_location == f"{s3_bucket}/data"
     assert isinstance(open_registry(remote.registry_location, remote.cache_dir), ObjectRegistry)
     local = Settings(data_dir=tmp_path, registry_dir=f"file://{tmp_path}/models")
     assert type(open_registry(local.registry_location, local.cache_dir)).__name__ == "LocalRegistry"

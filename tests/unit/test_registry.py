@@ -22,7 +22,7 @@ import pytest
 
 from app.errors import AliasNotFound, Conflict, InvalidName, ModelNotFound, VersionNotFound
 from app.registry.local import LocalRegistry
-from app.registry.models import ModelSummary, ModelVersion
+from app.registry.schemas import ModelSummary, ModelVersion
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PROCESS_TIMEOUT_S = 60

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from app.errors import ClaimLost, JobNotFound
-from app.jobs.models import Job, JobError, JobStatus, ModelRef
+from app.jobs.schemas import Job, JobError, JobStatus, ModelRef
 from app.jobs.store import Claim, JobStore
 
 PROCESS_TIMEOUT_S = 60

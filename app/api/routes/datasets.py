@@ -8,8 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response
 
 from app.api.deps import CatalogDep, SettingsDep, StoreDep
-from app.datasets.models import DatasetInfo
 from app.datasets.receive import ReceivedUpload, receive_upload
+from app.datasets.schemas import DatasetInfo
 from app.datasets.service import create_dataset, delete_dataset
 from app.registry.names import NAME_PATTERN
 from app.settings import Settings

@@ -14,7 +14,7 @@ from app.api.deps import StoreDep
 from app.api.problems import problem
 from app.errors import JobNotFound
 from app.jobs.events import Epochs, events_after, parse_last_event_id, timeline
-from app.jobs.models import Job
+from app.jobs.schemas import Job
 from app.jobs.store import JobStore
 
 router = APIRouter(tags=["training"])

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from app.api.deps import SettingsDep, StoreDep, SupervisorDep
-from app.jobs.models import Job, JobStatus
+from app.jobs.schemas import Job, JobStatus
 from app.jobs.service import submit_job
 from app.training.spec import TrainingSpec
 

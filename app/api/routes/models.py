@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
-from app.api.deps import PredictorDep, RegistryDep
+from app.api.deps import ModelCacheDep, RegistryDep
 from app.registry import ModelDetail, ModelSummary, ModelVersion
 
 router = APIRouter(prefix="/models", tags=["models"])
@@ -47,17 +47,17 @@ def read_artifact(name: str, version: int, registry: RegistryDep) -> FileRespons
 
 
 @router.delete("/{name}/versions/{version}", status_code=204)
-def delete_version(name: str, version: int, registry: RegistryDep, predictor: PredictorDep) -> Response:
+def delete_version(name: str, version: int, registry: RegistryDep, model_cache: ModelCacheDep) -> Response:
     """Delete a version for good (its number is never reused)."""
     registry.delete_version(name, version)
-    predictor.evict(name, version)
+    model_cache.evict(name, version)
     return Response(status_code=204)
 
 
 @router.put("/{name}/aliases/{alias}", response_model=Aliases)
-def set_alias(name: str, alias: str, body: AliasUpdate, registry: RegistryDep, predictor: PredictorDep) -> Aliases:
+def set_alias(name: str, alias: str, body: AliasUpdate, registry: RegistryDep, model_cache: ModelCacheDep) -> Aliases:
     """Point an alias (e.g. `production`) at a version."""
-    predictor.get(name, body.version)  # loaded and warm before traffic moves to it
+    model_cache.get(name, body.version)  # loaded and warm before traffic moves to it
     return Aliases(name=name, aliases=registry.set_alias(name, alias, body.version))
 
 

@@ -1,4 +1,4 @@
-"""Predictor: an LRU cache of loaded model versions, each called through one fast inference function.
+"""ModelCache: an LRU cache of loaded model versions, each called through one fast inference function.
 
 A version is loaded once, warmed up (its first calls trace and allocate) before anyone may use it, and kept
 while among the `capacity` most recently used. Loads of different versions run in parallel; concurrent loads of
@@ -61,7 +61,7 @@ def _timed(infer: Infer, batch: np.ndarray) -> float:
     return time.perf_counter() - started
 
 
-class Predictor:
+class ModelCache:
     """Loads each (name, version) once; keeps the `capacity` most recently used."""
 
     def __init__(self, registry: Registry, capacity: int, warm_rows: int = 1) -> None:
