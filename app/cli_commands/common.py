@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 import yaml
@@ -22,6 +22,8 @@ from rich.markup import escape
 
 from app.client import MaasClient, MaasConnectionError, MaasError, load_spec
 from app.client.base import DEFAULT_URL
+
+T = TypeVar("T")
 
 OK, JOB_FAILED, INVALID, NOT_FOUND, UNAVAILABLE, UNAUTHORIZED = 0, 1, 2, 3, 4, 5
 
@@ -82,12 +84,12 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
 
 
-def emit(as_json: bool, data: Any, rendered: RenderableType) -> None:
-    """`data` as JSON for scripts, or its rendering (a table) for people."""
+def emit(as_json: bool, data: T, render: Callable[[T], RenderableType]) -> None:
+    """`data` as JSON for scripts, or `render(data)` (a table) for people; nothing is rendered for `--json`."""
     if as_json:
         print_json(data)
     else:
-        out.print(rendered)
+        out.print(render(data))
 
 
 def announce(created: dict[str, Any], noun: str, verb: str, follow_command: str, follow: bool, as_json: bool) -> bool:

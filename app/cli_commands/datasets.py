@@ -44,7 +44,7 @@ def datasets(ctx: typer.Context, as_json: JsonOpt = False, url: UrlOpt = DEFAULT
         return
     with connect(url, api_key) as client:
         rows = client.list_datasets()
-    emit(as_json, rows, dataset_table(rows))
+    emit(as_json, rows, dataset_table)
 
 
 @app.command("upload")
@@ -62,7 +62,7 @@ def upload(
         raise fail(f"no such file: {file}")
     with connect(url, api_key) as client:
         info = client.upload_dataset(file, target=target, name=name, task=task)
-    emit(as_json, info, dataset_table([info]))
+    emit(as_json, info, lambda one: dataset_table([one]))
 
 
 @app.command("show")
@@ -70,7 +70,7 @@ def show(dataset_id: DatasetId, as_json: JsonOpt = False, url: UrlOpt = DEFAULT,
     """One dataset."""
     with connect(url, api_key) as client:
         info = client.get_dataset(dataset_id)
-    emit(as_json, info, dataset_table([info]))
+    emit(as_json, info, lambda one: dataset_table([one]))
 
 
 @app.command("delete")

@@ -17,9 +17,9 @@ from app.cli_commands.common import (
     JsonOpt,
     UrlOpt,
     connect,
+    emit,
     format_metrics,
     out,
-    print_json,
     short_time,
 )
 from app.cli_commands.train import follow_job
@@ -53,9 +53,10 @@ def jobs(
         return
     with connect(url, api_key) as client:
         rows = client.list_jobs(status=status, model_name=model, limit=limit)
-    if as_json:
-        print_json(rows)
-        return
+    emit(as_json, rows, _jobs_table)
+
+
+def _jobs_table(rows: list[dict[str, Any]]) -> Table:
     table = Table()
     table.add_column("id", no_wrap=True, min_width=36)
     for column in ("model", "status", "epochs", "version"):
@@ -68,7 +69,7 @@ def jobs(
         table.add_row(
             job["id"], job["model_name"], status_text, progress_text(job), version, short_time(job["created_at"])
         )
-    out.print(table)
+    return table
 
 
 @app.command("show")
@@ -76,9 +77,10 @@ def show(job_id: JobId, as_json: JsonOpt = False, url: UrlOpt = DEFAULT, api_key
     """One job: status, progress, final metrics, published version or error."""
     with connect(url, api_key) as client:
         job = client.get_job(job_id)
-    if as_json:
-        print_json(job)
-        return
+    emit(as_json, job, _job_grid)
+
+
+def _job_grid(job: dict[str, Any]) -> Table:
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold")
     table.add_column()
@@ -99,7 +101,7 @@ def show(job_id: JobId, as_json: JsonOpt = False, url: UrlOpt = DEFAULT, api_key
         rows.append(("error", f"{job['error']['type']}: {job['error']['message']}"))
     for name, value in rows:
         table.add_row(name, Text(value))
-    out.print(table)
+    return table
 
 
 @app.command("follow")
@@ -130,7 +132,4 @@ def cancel(job_id: JobId, as_json: JsonOpt = False, url: UrlOpt = DEFAULT, api_k
     """Cancel a queued or running job (a finished job is left as it is)."""
     with connect(url, api_key) as client:
         job = client.cancel(job_id)
-    if as_json:
-        print_json(job)
-    else:
-        out.print(f"job {job['id']}: {job['status']}", markup=False)
+    emit(as_json, job, lambda cancelled: Text(f"job {cancelled['id']}: {cancelled['status']}"))

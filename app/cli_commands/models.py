@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -13,9 +13,9 @@ from app.cli_commands.common import (
     JsonOpt,
     UrlOpt,
     connect,
+    emit,
     format_metrics,
     out,
-    print_json,
     short_time,
 )
 
@@ -33,14 +33,15 @@ def models(ctx: typer.Context, as_json: JsonOpt = False, url: UrlOpt = DEFAULT, 
         return
     with connect(url, api_key) as client:
         rows = client.list_models()
-    if as_json:
-        print_json(rows)
-        return
+    emit(as_json, rows, _models_table)
+
+
+def _models_table(rows: list[dict[str, Any]]) -> Table:
     table = Table("name", "latest", "versions", "aliases")
     for model in rows:
         aliases = ", ".join(f"{alias} -> v{version}" for alias, version in sorted(model["aliases"].items()))
         table.add_row(model["name"], str(model["latest_version"] or "-"), str(model["versions"]), aliases or "-")
-    out.print(table)
+    return table
 
 
 @app.command("show")
@@ -48,13 +49,14 @@ def show(name: Name, as_json: JsonOpt = False, url: UrlOpt = DEFAULT, api_key: A
     """A model's versions with their metrics and aliases."""
     with connect(url, api_key) as client:
         model = client.get_model(name)
-    if as_json:
-        print_json(model)
-        return
+    emit(as_json, model, _versions_table)
+
+
+def _versions_table(model: dict[str, Any]) -> Table:
     by_version: dict[int, list[str]] = {}
     for alias, version in model["aliases"].items():
         by_version.setdefault(version, []).append(alias)
-    table = Table("version", "created", "task", "input", "metrics", "aliases", title=name)
+    table = Table("version", "created", "task", "input", "metrics", "aliases", title=model["name"])
     for item in model["versions"]:
         table.add_row(
             str(item["version"]),
@@ -64,7 +66,7 @@ def show(name: Name, as_json: JsonOpt = False, url: UrlOpt = DEFAULT, api_key: A
             format_metrics(item.get("metrics"), 4),
             ", ".join(sorted(by_version.get(item["version"], []))) or "-",
         )
-    out.print(table)
+    return table
 
 
 @app.command("alias")
