@@ -7,10 +7,10 @@ from pathlib import Path
 from app.datasets.builtin import load_builtin
 from app.datasets.catalog import DatasetCatalog
 from app.datasets.inline import load_inline
+from app.datasets.refs import DatasetRef
 from app.datasets.remote_catalog import ObjectDatasetCatalog
 from app.datasets.types import Dataset
 from app.storage import local_path
-from app.training.spec import DatasetRef
 
 Catalog = DatasetCatalog | ObjectDatasetCatalog
 

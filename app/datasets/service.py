@@ -1,7 +1,11 @@
-"""Dataset operations behind the HTTP routes: register an upload, and refuse to delete one a job still needs."""
+"""Dataset operations behind the HTTP routes: register an upload, and refuse to delete one a job still needs.
+
+The jobs are the caller's to name (the route asks the job store), so that datasets never import `app.jobs`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any, get_args
 
 from app.datasets.loading import Catalog
@@ -10,7 +14,6 @@ from app.datasets.schemas import DatasetInfo
 from app.datasets.types import Task
 from app.datasets.uploads import parse_upload, upload_format
 from app.errors import DatasetInUse, InvalidUpload
-from app.jobs.store import JobStore
 from app.registry.names import check_name
 
 UPLOAD_FIELDS = ("name", "target", "task")
@@ -27,10 +30,13 @@ def create_dataset(catalog: Catalog, upload: ReceivedUpload, max_upload_bytes: i
     )
 
 
-def delete_dataset(catalog: Catalog, store: JobStore, dataset_id: str) -> None:
-    """Delete a dataset unless a queued or running job refers to it (its worker would fail to load it)."""
+def delete_dataset(catalog: Catalog, dataset_id: str, *, active_specs: Callable[[], Iterable[Any]]) -> None:
+    """Delete a dataset unless a queued or running job refers to it (its worker would fail to load it).
+
+    `active_specs` gives the specs of the queued and running jobs; it is called only once the dataset exists.
+    """
     catalog.read(dataset_id)
-    users = sum(1 for spec in store.active_specs() if _refers_to(spec, dataset_id))
+    users = sum(1 for spec in active_specs() if _refers_to(spec, dataset_id))
     if users:
         raise DatasetInUse(
             f"dataset {dataset_id} is used by {users} queued or running job(s); cancel them or wait until they finish"

@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from pydantic import Field, PositiveInt, field_validator, model_validator
 
+from app.datasets import DatasetRef
 from app.registry.names import NAME_PATTERN
 from app.training.layers import Layer, Regularization
 from app.training.optimizers import Optimizer
@@ -68,27 +69,6 @@ class ModelSpec(Strict):
     def _exactly_one(self) -> ModelSpec:
         if (self.layers is None) == (self.keras_config is None):
             raise ValueError("give exactly one of 'layers' or 'keras_config'")
-        return self
-
-
-class InlineData(Strict):
-    x: list[Any] = Field(min_length=1)
-    y: list[Any] = Field(min_length=1)
-    task: Literal["classification", "regression"] | None = None
-
-
-class DatasetRef(Strict):
-    """Exactly one of a built-in dataset's name, an uploaded dataset's id, or inline data."""
-
-    builtin: str | None = None
-    id: str | None = None
-    inline: InlineData | None = None
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> DatasetRef:
-        given = [k for k in ("builtin", "id", "inline") if getattr(self, k) is not None]
-        if len(given) != 1:
-            raise ValueError(f"give exactly one of 'builtin', 'id' or 'inline' (got {given or 'none'})")
         return self
 
 

@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.datasets import load_dataset
+from app.datasets import DatasetRef
 from app.datasets.catalog import STAGING, DatasetCatalog
+from app.datasets.loading import load_dataset
 from app.datasets.types import Dataset
 from app.errors import DatasetNotFound
-from app.training.spec import DatasetRef
 
 
 def labelled(name: str = "pets") -> Dataset:

@@ -1,4 +1,5 @@
-"""The architecture's edges, checked on the source: who may import the web framework and who may import TensorFlow.
+"""The architecture's edges, checked on the source: who may import the web framework, who may import TensorFlow, and
+that no two app/ packages import each other.
 
 Every `import` and `from ... import` node counts, including those inside functions (a lazy import still crosses
 the edge), and so do `importlib.import_module("...")` and `__import__("...")` calls with a literal name.
@@ -10,6 +11,7 @@ import ast
 import os
 import subprocess
 import sys
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -134,3 +136,56 @@ def test_modules_the_unit_tier_uses_load_without_tensorflow_or_fastapi() -> None
 
     assert child.returncode == 0, child.stderr
     assert child.stdout.strip() == ""
+
+
+def package_of(path: str) -> str:
+    """The package a file of app/ belongs to: `jobs` for jobs/store.py, `storage` for storage.py."""
+    return path.split("/")[0].removesuffix(".py")
+
+
+def package_edges() -> dict[str, dict[str, list[str]]]:
+    """Package -> the other app/ packages it imports -> the files (under app/) that import each."""
+    edges: dict[str, dict[str, list[str]]] = {}
+    for path in sorted(APP.rglob("*.py")):
+        source = path.relative_to(APP).as_posix()
+        for name in imported_modules(path.read_text()):
+            parts = name.split(".")
+            if parts[0] == "app" and len(parts) > 1 and parts[1] != package_of(source) and source != "__init__.py":
+                edges.setdefault(package_of(source), {}).setdefault(parts[1], []).append(source)
+    return edges
+
+
+def import_cycles(edges: Mapping[str, Iterable[str]]) -> list[list[str]]:
+    """Every elementary cycle of the graph, once each, starting at its alphabetically first package."""
+    cycles: list[list[str]] = []
+
+    def extend(path: list[str]) -> None:
+        for nxt in sorted(edges.get(path[-1], ())):
+            if nxt == path[0]:
+                cycles.append(path)
+            elif nxt > path[0] and nxt not in path:
+                extend([*path, nxt])
+
+    for start in sorted(edges):
+        extend([start])
+    return cycles
+
+
+def test_the_cycle_finder_names_every_cycle_once() -> None:
+    edges = {"a": {"b"}, "b": {"a", "c"}, "c": {"a", "d"}, "d": set()}
+
+    assert import_cycles(edges) == [["a", "b"], ["a", "b", "c"]]
+
+
+def describe_cycle(cycle: list[str], edges: dict[str, dict[str, list[str]]]) -> str:
+    """`a -> b -> a (a/x.py imports app.b; b/y.py imports app.a)`: the cycle and a file making each edge."""
+    steps = zip(cycle, [*cycle[1:], cycle[0]], strict=True)
+    files = "; ".join(f"{edges[a][b][0]} imports app.{b}" for a, b in steps)
+    return f"{' -> '.join([*cycle, cycle[0]])} ({files})"
+
+
+def test_no_import_cycles_between_app_packages() -> None:
+    """A package that imports one which imports it back cannot be understood, tested or loaded on its own."""
+    edges = package_edges()
+
+    assert [describe_cycle(cycle, edges) for cycle in import_cycles(edges)] == []

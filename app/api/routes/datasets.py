@@ -89,5 +89,5 @@ def read_dataset(dataset_id: str, catalog: CatalogDep) -> DatasetInfo:
 @router.delete("/{dataset_id}", status_code=204, responses={409: {"description": "A queued or running job uses it"}})
 def remove_dataset(dataset_id: str, catalog: CatalogDep, store: StoreDep) -> Response:
     """Delete an uploaded dataset (refused while a queued or running job uses it)."""
-    delete_dataset(catalog, store, dataset_id)
+    delete_dataset(catalog, dataset_id, active_specs=store.active_specs)
     return Response(status_code=204)
