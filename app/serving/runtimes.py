@@ -9,12 +9,12 @@ imported on first use, so an API process that only serves ONNX never imports Ten
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+from app.native_logs import quiet_native_startup
 from app.registry import ModelVersion
 
 log = logging.getLogger("maas.serving")
@@ -54,9 +54,9 @@ def onnx_runtime(path: Path) -> Infer:
 
 
 def tensorflow_runtime(path: Path, meta: ModelVersion) -> Infer:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import keras
-    import tensorflow as tf
+    with quiet_native_startup():
+        import keras
+        import tensorflow as tf
 
     model = keras.saving.load_model(path, compile=False, safe_mode=True)
     signature = tf.TensorSpec([None, *meta.input_shape[1:]], tf.float32)

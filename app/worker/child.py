@@ -12,6 +12,7 @@ import threading
 import time
 from multiprocessing.connection import Connection
 
+from app.native_logs import quiet_native_startup
 from app.settings import Settings
 
 log = logging.getLogger("maas.child")
@@ -31,10 +32,10 @@ def _exit_when_orphaned(parent_pid: int) -> None:
 def child_main(conn: Connection, settings: Settings, parent_pid: int) -> None:
     """Entry point of a spawned child: warm up, wait for one job id, run it, exit."""
     _exit_when_orphaned(parent_pid)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out of the logs
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     # Import the heavy modules (Keras, TensorFlow) now, while idle, so that a job starts without waiting for them.
-    from app.worker.job_run import run_job
+    with quiet_native_startup():
+        from app.worker.job_run import run_job
 
     job_id = conn.recv()
     if job_id is not None:

@@ -34,6 +34,8 @@ def test_digits_mlp_trains_publishes_and_predicts_accurately(server: Server) -> 
     assert body["version"] == 1
     accuracy = (np.array(body["classes"]) == digits.target.astype(str)).mean()
     assert accuracy >= 0.9, accuracy
+    console = server.log_path.read_text(errors="replace")  # TensorFlow's native start-up notices stay out of it
+    assert "oneDNN custom operations" not in console and "Could not find cuda drivers" not in console
 
 
 def test_progress_shows_while_running_and_cancel_kills_the_child(server: Server) -> None:
