@@ -58,7 +58,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.model_cache = ModelCache(registry, settings.model_cache, warm_rows=settings.batch_max_size)
     delay_s = settings.batch_max_delay_ms / 1000
     batcher = Batcher(settings.batch_max_size, delay_s, observe=app.state.metrics.observe_batch)
-    app.state.serving = Serving(registry, app.state.model_cache, batcher, settings.max_instances)
+    app.state.serving = Serving(
+        registry,
+        app.state.model_cache,
+        batcher,
+        max_instances=settings.max_instances,
+        max_request_bytes=int(settings.max_request_mb * 2**20),
+    )
     app.state.metrics.watch(app.state.model_cache.describe, store.count_by_status, [s.value for s in JobStatus])
     app.state.supervisor = None
     if settings.workers > 0:

@@ -18,10 +18,17 @@ from app.serving.resolver import VersionResolver
 
 class Serving:
     def __init__(
-        self, registry: Registry, model_cache: ModelCache, batcher: Batcher, max_instances: int = 10_000
+        self,
+        registry: Registry,
+        model_cache: ModelCache,
+        batcher: Batcher,
+        *,
+        max_instances: int = 10_000,
+        max_request_bytes: int = 10 * 2**20,
     ) -> None:
         self.registry = registry
         self.max_instances = max_instances
+        self.max_request_bytes = max_request_bytes  # also the most an encoded (gzip) body may inflate to
         self.model_cache = model_cache
         self.batcher = batcher
         self.resolver = VersionResolver(registry)

@@ -11,7 +11,7 @@ import orjson
 import pytest
 from pydantic import ValidationError
 
-from app.errors import Invalid, InvalidInput
+from app.errors import Invalid, InvalidInput, TooLarge
 from app.registry import ModelVersion
 from app.serving.codecs import native, oip, tfserving
 from app.serving.codecs.common import MalformedPayload
@@ -208,10 +208,12 @@ def test_oip_decompresses_gzip_and_deflate_bodies() -> None:
     import zlib
 
     payload = dumps(infer_payload(BATCH.tolist()))
-    assert oip.decompress(gzip.compress(payload), "gzip") == payload
-    assert oip.decompress(zlib.compress(payload), "deflate") == payload
+    assert oip.decompress(gzip.compress(payload), "gzip", len(payload)) == payload
+    assert oip.decompress(zlib.compress(payload), "deflate", len(payload)) == payload
     with pytest.raises(MalformedPayload):
-        oip.decompress(payload, "br")
+        oip.decompress(payload, "br", len(payload))
+    with pytest.raises(TooLarge):
+        oip.decompress(gzip.compress(payload), "gzip", len(payload) - 1)
 
 
 def test_codecs_and_batcher_load_without_tensorflow_or_a_web_framework() -> None:

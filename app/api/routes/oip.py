@@ -15,9 +15,8 @@ from app.api.protocol_errors import protocol_errors, reply_response, unknown_pat
 from app.api.telemetry import MODEL_STATE_KEY
 from app.registry import Registry
 from app.serving.codecs import oip
-from app.serving.codecs.oip import decompress
 from app.serving.inference import Serving
-from app.serving.service import infer_oip, parse_version
+from app.serving.service import infer_oip, inflate_oip, parse_version
 
 router = APIRouter(prefix="/v2", tags=["open inference protocol"])
 
@@ -26,7 +25,7 @@ async def _infer(request: Request, serving: Serving, name: str, version: str | N
     setattr(request.state, MODEL_STATE_KEY, name)
     encoding, header_length = _protocol_headers(request)
     with serving.receiving():
-        body = decompress(await request.body(), encoding)
+        body = await inflate_oip(serving, await request.body(), encoding)
     return reply_response(await infer_oip(serving, name, parse_version(name, version), body, header_length))
 
 

@@ -8,7 +8,6 @@ output (`binary_data`) or for all (`binary_data_output`), which the stock `trito
 
 from __future__ import annotations
 
-import gzip
 import math
 import secrets
 import zlib
@@ -17,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from app.errors import InvalidInput
+from app.errors import InvalidInput, TooLarge
 from app.registry import ModelVersion
 from app.serving.codecs.common import (
     INPUT_NAME,
@@ -47,18 +46,39 @@ class InferCall:
     outputs: tuple[RequestedOutput, ...]
 
 
-def decompress(body: bytes, encoding: str | None) -> bytes:
-    """The body as sent before `Content-Encoding` (gzip or deflate, which `tritonclient` can use)."""
+IDENTITY = (None, "", "identity")
+_WBITS = {"gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
+
+
+def decompress(body: bytes, encoding: str | None, max_bytes: int) -> bytes:
+    """The body as sent before `Content-Encoding` (gzip or deflate, which `tritonclient` can use), inflated only
+    up to `max_bytes` (TooLarge past it): a megabyte on the wire must not become a gigabyte in the server."""
+    if encoding in IDENTITY:
+        return body
+    if encoding not in _WBITS:
+        raise MalformedPayload(f"unsupported Content-Encoding {encoding!r}; use gzip or deflate")
     try:
-        if encoding in (None, "", "identity"):
-            return body
-        if encoding == "gzip":
-            return gzip.decompress(body)
-        if encoding == "deflate":
-            return zlib.decompress(body)
-    except (OSError, zlib.error, EOFError) as exc:
+        return _inflate(body, encoding, max_bytes)
+    except zlib.error as exc:
         raise MalformedPayload(f"the body is not valid {encoding} data: {exc}") from exc
-    raise MalformedPayload(f"unsupported Content-Encoding {encoding!r}; use gzip or deflate")
+
+
+def _inflate(body: bytes, encoding: str, max_bytes: int) -> bytes:
+    """Each gzip member in turn (a gzip body may be several), never asking zlib for more than the cap allows."""
+    chunks: list[bytes] = []
+    size, rest = 0, body
+    while rest:
+        inflater = zlib.decompressobj(_WBITS[encoding])
+        chunks.append(inflater.decompress(rest, max_bytes + 1 - size))  # max_length >= 1: 0 would mean no cap
+        size += len(chunks[-1])
+        if size > max_bytes:
+            raise TooLarge(f"the {encoding} body inflates to more than {max_bytes} bytes (MAAS_MAX_REQUEST_MB)")
+        if not inflater.eof:
+            raise MalformedPayload(f"the body is not valid {encoding} data: it ends before its compressed stream does")
+        rest = inflater.unused_data
+        if rest and encoding != "gzip":
+            raise MalformedPayload(f"the body is not valid {encoding} data: bytes follow its compressed stream")
+    return b"".join(chunks)
 
 
 def decode_infer(body: bytes, header_length: str | None, meta: ModelVersion) -> InferCall:
