@@ -55,13 +55,14 @@ def worker(
 ) -> None:
     """Run job workers alone, against MAAS_DATABASE_URL and the registry (MAAS_WORKERS slots, at least 1)."""
     from app.jobs.store import JobStore
+    from app.sweeps.store import SweepStore
     from app.worker.supervisor import Supervisor
 
     settings = get_settings()
     _configure_logging(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = JobStore(settings.resolved_database_url)
-    supervisor = Supervisor(settings, store)
+    supervisor = Supervisor(settings, store, SweepStore(store.engine))
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
         logging.getLogger("maas.worker").info("signal %d: stopping", signum)

@@ -33,6 +33,12 @@ class JobNotFound(NotFound):
     code = "job_not_found"
 
 
+class SweepNotFound(NotFound):
+    """No sweep with that id."""
+
+    code = "sweep_not_found"
+
+
 class DatasetNotFound(NotFound):
     """No dataset with that id."""
 

@@ -42,6 +42,7 @@ from app.serving.inference import Serving
 from app.serving.metrics import Metrics
 from app.serving.model_cache import ModelCache
 from app.settings import Settings, get_settings
+from app.sweeps.store import SweepStore
 from app.worker.supervisor import Supervisor
 
 log = logging.getLogger("maas")
@@ -54,6 +55,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     store = JobStore(settings.resolved_database_url)
     registry = open_registry(settings.registry_location, settings.cache_dir)
     app.state.store = store
+    app.state.sweeps = SweepStore(store.engine)
     app.state.registry = registry
     app.state.model_cache = ModelCache(registry, settings.model_cache, warm_rows=settings.batch_max_size)
     delay_s = settings.batch_max_delay_ms / 1000
@@ -68,7 +70,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.metrics.watch(app.state.model_cache.describe, store.count_by_status, [s.value for s in JobStatus])
     app.state.supervisor = None
     if settings.workers > 0:
-        app.state.supervisor = Supervisor(settings, store)
+        app.state.supervisor = Supervisor(settings, store, app.state.sweeps)
         app.state.supervisor.start_in_thread()
     if settings.api_keys is None:
         log.warning("MAAS_API_KEYS is not set: the API is open to anyone who can reach it")

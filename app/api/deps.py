@@ -13,6 +13,7 @@ from app.serving.inference import Serving
 from app.serving.metrics import Metrics
 from app.serving.model_cache import ModelCache
 from app.settings import Settings
+from app.sweeps.store import SweepStore
 from app.worker.supervisor import Supervisor
 
 
@@ -22,6 +23,10 @@ def get_settings(request: Request) -> Settings:
 
 def get_store(request: Request) -> JobStore:
     return request.app.state.store
+
+
+def get_sweeps(request: Request) -> SweepStore:
+    return request.app.state.sweeps
 
 
 def get_registry(request: Request) -> Registry:
@@ -51,6 +56,7 @@ def get_catalog(request: Request) -> Catalog:
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 StoreDep = Annotated[JobStore, Depends(get_store)]
+SweepsDep = Annotated[SweepStore, Depends(get_sweeps)]
 RegistryDep = Annotated[Registry, Depends(get_registry)]
 ModelCacheDep = Annotated[ModelCache, Depends(get_model_cache)]
 ServingDep = Annotated[Serving, Depends(get_serving)]

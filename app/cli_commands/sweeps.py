@@ -109,7 +109,7 @@ def sweeps(
             row["id"],
             row["model_name"],
             f"[{SWEEP_STYLE.get(row['status'], '')}]{row['status']}[/]",
-            f"{row['created']}/{spec['trials']}",
+            f"{row['trials_created']}/{spec['trials']}",
             objective,
             f"v{row['model_version']}" if row["model_version"] else "-",
             short_time(row["created_at"]),

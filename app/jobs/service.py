@@ -22,4 +22,5 @@ def submit_job(store: JobStore, spec: TrainingSpec, settings: Settings) -> Job:
     validation = spec.fit.validation_data and load_dataset(spec.fit.validation_data, settings.datasets_location)
     validate_spec(spec, data, settings.max_params, validation)
     retries = spec.max_retries if spec.max_retries is not None else settings.max_retries
-    return store.create_job(spec.model_name, spec.model_dump(mode="json", exclude_none=True), spec.fit.epochs, retries)
+    body = spec.model_dump(mode="json", exclude_none=True)
+    return store.create_job(spec.model_name, body, epochs=spec.fit.epochs, max_retries=retries)

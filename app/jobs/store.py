@@ -1,7 +1,9 @@
-"""JobStore: every SQL statement about jobs, on SQLAlchemy 2 Core, for SQLite (WAL) and PostgreSQL alike.
+"""JobStore: the jobs' database, on SQLAlchemy 2 Core, for SQLite (WAL) and PostgreSQL alike.
 
-State changes are compare-and-set updates (`WHERE status = ...`), so that two workers never claim one job and
-a cancelled job is never marked succeeded afterwards.
+It owns the engine and reads, queues, claims, cancels and requeues jobs itself; the writes made under a worker's
+claim (epochs, outcome) are its `runs` part (app/jobs/runs.py). State changes are compare-and-set updates
+(`WHERE status = ...`, app/jobs/status.py), so that two workers never claim one job and a cancelled job is never
+marked succeeded afterwards.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ from sqlalchemy.engine import RowMapping
 
 from app.errors import JobNotFound
 from app.jobs.engine import make_engine, utcnow
-from app.jobs.progress import ProgressWrites
 from app.jobs.rows import row_to_job
+from app.jobs.runs import JobRuns
 from app.jobs.schemas import Job, JobStatus, Progress
+from app.jobs.status import set_status
 from app.jobs.tables import MAIN_FOLD, job, job_epoch, metadata
 
 
@@ -28,12 +31,14 @@ class Claim(NamedTuple):
     worker_id: str | None
 
 
-class JobStore(ProgressWrites):
-    """All reads and writes of jobs and their epochs."""
+class JobStore:
+    """The jobs' database: its engine, the API side and the worker's bookkeeping here, a claimed job's writes in
+    `runs`."""
 
     def __init__(self, url: str) -> None:
         self.engine = make_engine(url)
         metadata.create_all(self.engine)
+        self.runs = JobRuns(self.engine)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -48,6 +53,7 @@ class JobStore(ProgressWrites):
         self,
         model_name: str,
         spec: dict[str, Any],
+        *,
         epochs: int,
         max_retries: int = 0,
         sweep_id: str | None = None,
@@ -79,6 +85,7 @@ class JobStore(ProgressWrites):
 
     def read_jobs(
         self,
+        *,
         status: JobStatus | None = None,
         model_name: str | None = None,
         limit: int = 50,
@@ -122,7 +129,8 @@ class JobStore(ProgressWrites):
     def cancel(self, job_id: str) -> Job:
         """Mark a queued or running job cancelled; a finished job is left as it is (a no-op, not an error)."""
         self.read_job(job_id)
-        self._set_status(job_id, JobStatus.CANCELLED, (JobStatus.QUEUED, JobStatus.RUNNING), finished_at=utcnow())
+        active = (JobStatus.QUEUED, JobStatus.RUNNING)
+        set_status(self.engine, job_id, JobStatus.CANCELLED, expected=active, finished_at=utcnow())
         return self.read_job(job_id)
 
     # --- worker side ----------------------------------------------------------------------------------
@@ -136,10 +144,11 @@ class JobStore(ProgressWrites):
             ids = list(conn.execute(candidates).scalars())
         for job_id in ids:
             now = utcnow()
-            claimed = self._set_status(
+            claimed = set_status(
+                self.engine,
                 job_id,
                 JobStatus.RUNNING,
-                (JobStatus.QUEUED,),
+                expected=(JobStatus.QUEUED,),
                 worker_id=worker_id,
                 worker_pid=None,
                 started_at=now,
@@ -183,22 +192,25 @@ class JobStore(ProgressWrites):
         with self.engine.connect() as conn:
             rows = list(conn.execute(stale))
         requeued, failed = [], []
+        still_stale = job.c.heartbeat_at < stale_before
         for job_id, attempts, max_retries in rows:
             if attempts <= max_retries:
-                if self._set_status(
+                if set_status(
+                    self.engine,
                     job_id,
                     JobStatus.QUEUED,
-                    (JobStatus.RUNNING,),
-                    extra_where=job.c.heartbeat_at < stale_before,
+                    expected=(JobStatus.RUNNING,),
+                    where=still_stale,
                     worker_id=None,
                     worker_pid=None,
                 ):
                     requeued.append(job_id)
-            elif self._set_status(
+            elif set_status(
+                self.engine,
                 job_id,
                 JobStatus.FAILED,
-                (JobStatus.RUNNING,),
-                extra_where=job.c.heartbeat_at < stale_before,
+                expected=(JobStatus.RUNNING,),
+                where=still_stale,
                 finished_at=utcnow(),
                 error=_lost(attempts),
             ):
@@ -207,11 +219,12 @@ class JobStore(ProgressWrites):
 
     def requeue(self, job_id: str, worker_id: str) -> bool:
         """Give a running job back to the queue (its worker is shutting down)."""
-        return self._set_status(
+        return set_status(
+            self.engine,
             job_id,
             JobStatus.QUEUED,
-            (JobStatus.RUNNING,),
-            extra_where=job.c.worker_id == worker_id,
+            expected=(JobStatus.RUNNING,),
+            where=job.c.worker_id == worker_id,
             worker_id=None,
             worker_pid=None,
         )

@@ -1,4 +1,8 @@
-"""The job tables (SQLAlchemy Core). Portable types only, so one schema serves SQLite and PostgreSQL."""
+"""The job tables (SQLAlchemy Core). Portable types only, so one schema serves SQLite and PostgreSQL.
+
+`metadata` is shared with the other tables on the jobs' database (app/sweeps/tables.py), so that one
+`create_all` makes them all.
+"""
 
 from __future__ import annotations
 
@@ -61,20 +65,4 @@ job_epoch = Table(
     Column("fold", Integer, primary_key=True),  # 0 = the model that gets published; 1..k cross-validation folds
     Column("epoch", Integer, primary_key=True),
     Column("metrics", JSON, nullable=False),
-)
-
-# A hyperparameter sweep: its request, how many trial jobs it created, and its outcome.
-sweep = Table(
-    "sweep",
-    metadata,
-    Column("id", String(36), primary_key=True),
-    Column("status", String(16), nullable=False, index=True),
-    Column("model_name", String(64), nullable=False),
-    Column("spec", JSON, nullable=False),
-    Column("study_name", String(64), nullable=False),
-    Column("created", Integer, nullable=False, default=0),
-    Column("created_at", UTCDateTime, nullable=False),
-    Column("finished_at", UTCDateTime),
-    Column("model_version", Integer),
-    Column("error", JSON),
 )

@@ -22,9 +22,8 @@ log = logging.getLogger("maas.sweeps")
 
 
 class SweepDriver:
-    def __init__(self, settings: Settings, store: JobStore) -> None:
-        self.settings, self.store = settings, store
-        self.sweeps = SweepStore(store.engine)
+    def __init__(self, settings: Settings, store: JobStore, sweeps: SweepStore) -> None:
+        self.settings, self.store, self.sweeps = settings, store, sweeps
         self._studies: dict[str, Any] = {}
 
     def advance_all(self) -> None:
@@ -45,7 +44,7 @@ class SweepDriver:
         jobs = self.store.read_jobs(sweep_id=row.id, limit=1000)
         self._tell_ended(study, spec, jobs)
         active = sum(not job.status.terminal for job in jobs)
-        created = row.created
+        created = row.trials_created
         while created < spec.trials and active < spec.parallelism:
             if not self.sweeps.count_created(row.id, created):
                 return  # another worker created this trial; look again next round
@@ -61,7 +60,9 @@ class SweepDriver:
             training = with_value(training, path, value)
         epochs = int(training.get("fit", {}).get("epochs", 10))
         retries = training.get("max_retries", self.settings.max_retries)
-        self.store.create_job(spec.model_name, training, epochs, retries, sweep_id=row.id, trial=trial.number)
+        self.store.create_job(
+            spec.model_name, training, epochs=epochs, max_retries=retries, sweep_id=row.id, trial=trial.number
+        )
         log.info("sweep %s: trial %d queued with %s", row.id, trial.number, trial.params)
 
     def _tell_ended(self, study: Any, spec: SweepSpec, jobs: list[Job]) -> None:

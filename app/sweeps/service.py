@@ -44,7 +44,8 @@ def submit_sweep(sweeps: SweepStore, spec: SweepSpec, settings: Settings) -> Swe
     check_sweep(spec, settings)
     sweep_id, study_name = sweeps.new_ids()
     open_study(spec, study_name, settings.resolved_database_url, create=True)
-    row = sweeps.create(sweep_id, study_name, spec.model_name, spec.model_dump(mode="json", exclude_none=True))
+    body = spec.model_dump(mode="json", exclude_none=True)
+    row = sweeps.create(sweep_id, study_name=study_name, model_name=spec.model_name, spec=body)
     return _view(row, [], None)
 
 

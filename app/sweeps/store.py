@@ -1,4 +1,5 @@
-"""SweepStore: the SQL of sweeps (the `sweep` table), with compare-and-set updates like the job store."""
+"""SweepStore: the SQL of sweeps (the `sweep` table, app/sweeps/tables.py), with compare-and-set updates like the
+job store, on the job store's engine (a sweep's trials are its jobs)."""
 
 from __future__ import annotations
 
@@ -7,18 +8,12 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, computed_field
 from sqlalchemy import Engine, insert, select, update
 
-from app.errors import NotFound
+from app.errors import SweepNotFound
 from app.jobs.engine import utcnow
-from app.jobs.tables import sweep
-
-
-class SweepNotFound(NotFound):
-    """No sweep with that id."""
-
-    code = "sweep_not_found"
+from app.sweeps.tables import create_sweep_table, sweep
 
 
 class SweepStatus(StrEnum):
@@ -38,16 +33,23 @@ class SweepRow(BaseModel):
     model_name: str
     spec: dict[str, Any]
     study_name: str
-    created: int
+    trials_created: int
     created_at: datetime
     finished_at: datetime | None
     model_version: int | None
     error: dict[str, str] | None
 
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def created(self) -> int:
+        """`trials_created` under its first name, which clients of `GET /sweeps` may still read."""
+        return self.trials_created
+
 
 class SweepStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        create_sweep_table(engine)
 
     @staticmethod
     def new_ids() -> tuple[str, str]:
@@ -56,14 +58,14 @@ class SweepStore:
         sweep_id = str(uuid.uuid4())
         return sweep_id, f"maas-sweep-{sweep_id}"
 
-    def create(self, sweep_id: str, study_name: str, model_name: str, spec: dict[str, Any]) -> SweepRow:
+    def create(self, sweep_id: str, *, study_name: str, model_name: str, spec: dict[str, Any]) -> SweepRow:
         row = {
             "id": sweep_id,
             "status": SweepStatus.RUNNING.value,
             "model_name": model_name,
             "spec": spec,
             "study_name": study_name,
-            "created": 0,
+            "trials_created": 0,
             "created_at": utcnow(),
         }
         with self.engine.begin() as conn:
@@ -87,10 +89,10 @@ class SweepStore:
     def count_created(self, sweep_id: str, seen: int) -> bool:
         """Count one more trial as created, unless another worker did since `seen` was read."""
         query = update(sweep).where(
-            sweep.c.id == sweep_id, sweep.c.created == seen, sweep.c.status == SweepStatus.RUNNING.value
+            sweep.c.id == sweep_id, sweep.c.trials_created == seen, sweep.c.status == SweepStatus.RUNNING.value
         )
         with self.engine.begin() as conn:
-            return conn.execute(query.values(created=seen + 1)).rowcount == 1
+            return conn.execute(query.values(trials_created=seen + 1)).rowcount == 1
 
     def finish(self, sweep_id: str, status: SweepStatus, **values: Any) -> bool:
         """Move a running sweep to its end state (once: a compare-and-set on `running`)."""

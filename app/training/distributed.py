@@ -139,7 +139,7 @@ def train_worker(config: dict[str, Any]) -> None:
     store = _recorder(plan, rank)
     board = _TensorBoard(Path(plan.tensorboard) / PHASE) if rank == 0 else None
     if store is not None and start > 0:
-        store.resume_attempt(plan.job_id, plan.worker_id, None, start)
+        store.runs.resume_attempt(plan.job_id, plan.worker_id, fold=None, epoch=start)
     try:
         for epoch in range(start, spec.fit.epochs):
             logs = _epoch(replica, plain, plan, spec, epoch, rank, world)
@@ -151,7 +151,9 @@ def train_worker(config: dict[str, Any]) -> None:
                 history.setdefault(name, []).append(value)
             if store is not None and board is not None:
                 board.epoch(epoch, values)
-                store.record_epoch(plan.job_id, plan.worker_id, epoch + 1, spec.fit.epochs, values)
+                store.runs.record_epoch(
+                    plan.job_id, plan.worker_id, epoch=epoch + 1, epochs=spec.fit.epochs, metrics=values
+                )
                 replica.optimizer_state_to(plain)
                 checkpoints.save(PHASE, plain, epoch + 1, history)
             if plain.stop_training:

@@ -15,6 +15,7 @@ from app.jobs.schemas import Job, JobError, JobStatus, ModelRef
 from app.jobs.store import JobStore
 from app.registry import open_registry
 from app.settings import Settings
+from app.sweeps.store import SweepStore
 from app.training.checkpoints import Checkpoints
 from app.training.pipeline import Reporter, train
 from app.training.publish import publish_model, stage_trial_model
@@ -30,17 +31,19 @@ class StoreReporter(Reporter):
         self.store, self.job_id, self.worker_id = store, job_id, worker_id
 
     def epoch(self, epoch: int, epochs: int, logs: dict[str, Any], fold: int | None, folds: int | None) -> None:
-        self.store.record_epoch(self.job_id, self.worker_id, epoch, epochs, logs, fold=fold, folds=folds)
+        self.store.runs.record_epoch(
+            self.job_id, self.worker_id, epoch=epoch, epochs=epochs, metrics=logs, fold=fold, folds=folds
+        )
 
     def resumed(self, fold: int | None, epoch: int) -> None:
         log.info("job %s resumes fold %s after epoch %d", self.job_id, fold, epoch)
-        self.store.resume_attempt(self.job_id, self.worker_id, fold, epoch)
+        self.store.runs.resume_attempt(self.job_id, self.worker_id, fold=fold, epoch=epoch)
 
     def lr_range(self, curve: dict[str, Any]) -> None:
-        self.store.record_details(self.job_id, self.worker_id, lr_range_test=curve)
+        self.store.runs.record_details(self.job_id, self.worker_id, lr_range_test=curve)
 
     def cross_validation(self, cv: dict[str, Any]) -> None:
-        self.store.record_details(self.job_id, self.worker_id, cv=cv)
+        self.store.runs.record_details(self.job_id, self.worker_id, cv=cv)
 
 
 class TrialPruned(Exception):
@@ -65,14 +68,15 @@ class TrialReporter(StoreReporter):
                 raise TrialPruned(epoch)
 
 
-def _reporter(store: JobStore, job: Job, worker_id: str, settings: Settings) -> StoreReporter:
+def _reporter(store: JobStore, sweeps: SweepStore, job: Job, settings: Settings) -> StoreReporter:
+    assert job.worker is not None
+    worker_id = job.worker.id
     if job.sweep_id is None or job.trial is None:
         return StoreReporter(store, job.id, worker_id)
     from app.sweeps.spec import SweepSpec
-    from app.sweeps.store import SweepStore
     from app.sweeps.study import open_study, trial_handle
 
-    row = SweepStore(store.engine).read(job.sweep_id)
+    row = sweeps.read(job.sweep_id)
     spec = SweepSpec.model_validate(row.spec)
     study = open_study(spec, row.study_name, settings.resolved_database_url)
     return TrialReporter(store, job.id, worker_id, trial_handle(study, job.trial), spec.objective.metric)
@@ -97,10 +101,10 @@ def run_job(job_id: str, settings: Settings) -> None:
     try:
         spec = TrainingSpec.model_validate(job.spec)
         if not checkpoints.exists:
-            store.start_attempt(job_id, worker_id, spec.fit.epochs)
+            store.runs.start_attempt(job_id, worker_id, spec.fit.epochs)
         data = load_dataset(spec.dataset, settings.datasets_location)
         validation = spec.fit.validation_data and load_dataset(spec.fit.validation_data, settings.datasets_location)
-        reporter = _reporter(store, job, worker_id, settings)
+        reporter = _reporter(store, SweepStore(store.engine), job, settings)
         if spec.resources.workers > 1:  # data-parallel across Ray Train workers (MAAS_EXECUTOR=ray only)
             from app.worker import ray_train
 
@@ -111,24 +115,24 @@ def run_job(job_id: str, settings: Settings) -> None:
             publish = publish_model
         if job.sweep_id is not None:  # the sweep publishes its best trial's model once all have ended
             stage_trial_model(work_dir, job_id, spec, data, outcome)
-            store.succeed(job_id, worker_id, None, outcome.fit.final, outcome.test)
+            store.runs.succeed(job_id, worker_id, model=None, final=outcome.fit.final, test=outcome.test)
         else:
             version = publish(
                 open_registry(settings.registry_location, settings.cache_dir), job_id, spec, data, outcome
             )
             failpoint("after_publish")
             model = ModelRef(name=version.name, version=version.version)
-            store.succeed(job_id, worker_id, model, outcome.fit.final, outcome.test)
+            store.runs.succeed(job_id, worker_id, model=model, final=outcome.fit.final, test=outcome.test)
             log.info("job %s published %s v%d", job_id, version.name, version.version)
         checkpoints.clear()
     except TrialPruned as pruned:
-        store.prune(job_id, worker_id, pruned.epoch)
+        store.runs.prune(job_id, worker_id, pruned.epoch)
         checkpoints.clear()
     except ClaimLost:
         log.info("job %s is no longer ours; stopping", job_id)
     except Exception as exc:  # the job fails, the worker lives on
         log.exception("job %s failed", job_id)
-        store.fail(job_id, worker_id, JobError(type=type(exc).__name__, message=str(exc)[:2000]))
+        store.runs.fail(job_id, worker_id, JobError(type=type(exc).__name__, message=str(exc)[:2000]))
         checkpoints.clear()
     finally:
         store.close()

@@ -174,7 +174,7 @@ class RayExecutor:
         if unschedulable and job.worker is not None:
             # No node could ever run it: fail now with the reason instead of waiting forever for resources.
             log.error("job %s failed: %s", job_id, unschedulable)
-            self._store.fail(job_id, job.worker.id, JobError(type="Unschedulable", message=unschedulable))
+            self._store.runs.fail(job_id, job.worker.id, JobError(type="Unschedulable", message=unschedulable))
             return RayJob(job_id, code=RAISED)
         options: dict[str, Any] = {
             "num_cpus": resources.cpus,

@@ -21,6 +21,7 @@ from app.jobs.schemas import Job, JobError, JobStatus
 from app.jobs.store import JobStore
 from app.settings import Settings
 from app.sweeps.driver import SweepDriver
+from app.sweeps.store import SweepStore
 from app.worker.executors import Executor, JobHandle, LocalExecutor
 
 log = logging.getLogger("maas.worker")
@@ -38,7 +39,9 @@ class Running:
 
 
 class Supervisor:
-    def __init__(self, settings: Settings, store: JobStore, executor: Executor | None = None) -> None:
+    def __init__(
+        self, settings: Settings, store: JobStore, sweeps: SweepStore, *, executor: Executor | None = None
+    ) -> None:
         self.settings = settings
         self.store = store
         self.slots = max(settings.workers, 1)
@@ -54,7 +57,7 @@ class Supervisor:
         self._thread: threading.Thread | None = None
         self._last_heartbeat = 0.0
         self._last_stale_check = 0.0
-        self.sweeps = SweepDriver(settings, store)
+        self.sweeps = SweepDriver(settings, store, sweeps)
 
     # --- lifecycle ------------------------------------------------------------------------------------
 
@@ -172,7 +175,7 @@ class Supervisor:
                 )
                 continue
             error = JobError(type="WorkerCrashed", message=f"the job's process exited with code {code}")
-            if self.store.fail(job_id, self.worker_id, error):
+            if self.store.runs.fail(job_id, self.worker_id, error):
                 log.error("job %s: process exited with code %s; no retries left", job_id, code)
                 self._forget_checkpoints(job_id)
 
@@ -193,7 +196,7 @@ class Supervisor:
             del self.running[job_id]
             running.handle.kill()
             message = f"the job ran longer than its limit of {running.limit_s:g} s and was stopped"
-            if self.store.fail(job_id, self.worker_id, JobError(type="Timeout", message=message)):
+            if self.store.runs.fail(job_id, self.worker_id, JobError(type="Timeout", message=message)):
                 log.warning("job %s: %s", job_id, message)
                 self._forget_checkpoints(job_id)
 

@@ -33,17 +33,17 @@ def metrics(epoch: int) -> dict[str, float]:
 
 
 def running_job(store: JobStore, epochs: int = 3, **spec: Any) -> str:
-    job = store.create_job("iris-mlp", iris_spec(epochs, **spec), epochs)
+    job = store.create_job("iris-mlp", iris_spec(epochs, **spec), epochs=epochs)
     assert store.claim_next(WORKER).id == job.id
-    store.start_attempt(job.id, WORKER, epochs)
+    store.runs.start_attempt(job.id, WORKER, epochs)
     return job.id
 
 
 def finished_job(store: JobStore, epochs: int = 3) -> str:
     job_id = running_job(store, epochs)
     for epoch in range(1, epochs + 1):
-        store.record_epoch(job_id, WORKER, epoch, epochs, metrics(epoch))
-    store.succeed(job_id, WORKER, ModelRef(name="iris-mlp", version=1), metrics(epochs))
+        store.runs.record_epoch(job_id, WORKER, epoch=epoch, epochs=epochs, metrics=metrics(epoch))
+    store.runs.succeed(job_id, WORKER, model=ModelRef(name="iris-mlp", version=1), final=metrics(epochs))
     return job_id
 
 
@@ -114,8 +114,14 @@ def test_a_live_stream_carries_epochs_recorded_after_it_opened_then_ends(
 
     def worker() -> None:
         for epoch in range(1, 4):
-            after_next_poll(lambda epoch=epoch: store.record_epoch(job_id, WORKER, epoch, 3, metrics(epoch)))
-        after_next_poll(lambda: store.succeed(job_id, WORKER, ModelRef(name="iris-mlp", version=1), metrics(3)))
+            after_next_poll(
+                lambda epoch=epoch: store.runs.record_epoch(
+                    job_id, WORKER, epoch=epoch, epochs=3, metrics=metrics(epoch)
+                )
+            )
+        after_next_poll(
+            lambda: store.runs.succeed(job_id, WORKER, model=ModelRef(name="iris-mlp", version=1), final=metrics(3))
+        )
 
     thread = threading.Thread(target=worker)
     thread.start()
@@ -136,10 +142,10 @@ def test_cross_validation_epochs_come_fold_by_fold_then_the_final_model(client: 
     job_id = running_job(store, epochs=2, cross_validation={"folds": 2, "stratified": True})
     for fold in (1, 2):
         for epoch in (1, 2):
-            store.record_epoch(job_id, WORKER, epoch, 2, metrics(epoch), fold=fold, folds=2)
+            store.runs.record_epoch(job_id, WORKER, epoch=epoch, epochs=2, metrics=metrics(epoch), fold=fold, folds=2)
     for epoch in (1, 2, 3):
-        store.record_epoch(job_id, WORKER, epoch, 3, metrics(epoch), fold=None, folds=2)
-    store.succeed(job_id, WORKER, ModelRef(name="iris-mlp", version=1), metrics(3))
+        store.runs.record_epoch(job_id, WORKER, epoch=epoch, epochs=3, metrics=metrics(epoch), fold=None, folds=2)
+    store.runs.succeed(job_id, WORKER, model=ModelRef(name="iris-mlp", version=1), final=metrics(3))
 
     progress = [e.data for e in read_events(client, job_id) if e.event == "progress"]
 
@@ -156,8 +162,8 @@ def test_cross_validation_epochs_come_fold_by_fold_then_the_final_model(client: 
 
 def test_a_failed_job_ends_with_its_error(client: TestClient, store: JobStore) -> None:
     job_id = running_job(store, epochs=5)
-    store.record_epoch(job_id, WORKER, 1, 5, {"loss": None})
-    store.fail(job_id, WORKER, JobError(type="FloatingPointError", message="the loss became NaN"))
+    store.runs.record_epoch(job_id, WORKER, epoch=1, epochs=5, metrics={"loss": None})
+    store.runs.fail(job_id, WORKER, JobError(type="FloatingPointError", message="the loss became NaN"))
 
     events = read_events(client, job_id)
 
@@ -168,7 +174,7 @@ def test_a_failed_job_ends_with_its_error(client: TestClient, store: JobStore) -
 
 
 def test_a_job_cancelled_while_queued_reads_queued_then_cancelled(client: TestClient, store: JobStore) -> None:
-    job = store.create_job("iris-mlp", iris_spec(3), 3)
+    job = store.create_job("iris-mlp", iris_spec(3), epochs=3)
     store.cancel(job.id)
 
     events = read_events(client, job.id)

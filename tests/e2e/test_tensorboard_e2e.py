@@ -65,7 +65,7 @@ def test_the_route_packs_summaries_written_into_the_jobs_folder_and_404s_before(
 
     with TestClient(create_app(settings)) as client:
         store = JobStore(settings.resolved_database_url)
-        job = store.create_job("iris-mlp", iris_spec(2), 2)
+        job = store.create_job("iris-mlp", iris_spec(2), epochs=2)
         before = client.get(f"/jobs/{job.id}/tensorboard")
         run_dir = tensorboard_dir(settings, job.id) / "final" / "train"
         with tf.summary.create_file_writer(str(run_dir)).as_default():

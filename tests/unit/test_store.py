@@ -19,7 +19,7 @@ PROCESS_TIMEOUT_S = 60
 
 def make_job(store: JobStore, model_name: str = "iris", epochs: int = 3, max_retries: int = 3) -> Job:
     spec: dict[str, Any] = {"model_name": model_name, "dataset": {"builtin": "iris"}, "fit": {"epochs": epochs}}
-    return store.create_job(model_name, spec, epochs, max_retries)
+    return store.create_job(model_name, spec, epochs=epochs, max_retries=max_retries)
 
 
 def claim(store: JobStore, worker_id: str = "worker-1") -> Job:
@@ -89,7 +89,7 @@ def test_jobs_survive_a_store_restart(database_url: str) -> None:
     running = make_job(before, "iris")
     queued = make_job(before, "digits")
     claim(before, "worker-1")
-    before.record_epoch(running.id, "worker-1", 1, 3, {"loss": 0.5})
+    before.runs.record_epoch(running.id, "worker-1", epoch=1, epochs=3, metrics={"loss": 0.5})
     before.close()
 
     after = JobStore(database_url)
@@ -300,9 +300,9 @@ def test_record_epoch_builds_history_in_epoch_order(store: JobStore) -> None:
     job = make_job(store, epochs=3)
     claim(store)
 
-    store.record_epoch(job.id, "worker-1", 2, 3, {"loss": 0.4, "accuracy": 0.8})
-    store.record_epoch(job.id, "worker-1", 1, 3, {"loss": 0.9, "accuracy": 0.5})
-    store.record_epoch(job.id, "worker-1", 3, 3, {"loss": 0.2, "accuracy": None})
+    store.runs.record_epoch(job.id, "worker-1", epoch=2, epochs=3, metrics={"loss": 0.4, "accuracy": 0.8})
+    store.runs.record_epoch(job.id, "worker-1", epoch=1, epochs=3, metrics={"loss": 0.9, "accuracy": 0.5})
+    store.runs.record_epoch(job.id, "worker-1", epoch=3, epochs=3, metrics={"loss": 0.2, "accuracy": None})
 
     assert store.read_job(job.id).metrics.history == {"loss": [0.9, 0.4, 0.2], "accuracy": [0.5, 0.8, None]}
 
@@ -311,9 +311,9 @@ def test_record_epoch_advances_progress(store: JobStore) -> None:
     job = make_job(store, epochs=3)
     claim(store)
 
-    store.record_epoch(job.id, "worker-1", 1, 3, {"loss": 0.9})
+    store.runs.record_epoch(job.id, "worker-1", epoch=1, epochs=3, metrics={"loss": 0.9})
     assert store.read_job(job.id).progress.epoch == 1
-    store.record_epoch(job.id, "worker-1", 2, 3, {"loss": 0.5})
+    store.runs.record_epoch(job.id, "worker-1", epoch=2, epochs=3, metrics={"loss": 0.5})
 
     progress = store.read_job(job.id).progress
     assert (progress.epoch, progress.epochs) == (2, 3)
@@ -323,9 +323,9 @@ def test_recording_the_same_epoch_twice_keeps_one_entry(store: JobStore) -> None
     job = make_job(store, epochs=3)
     claim(store)
 
-    store.record_epoch(job.id, "worker-1", 1, 3, {"loss": 0.9})
-    store.record_epoch(job.id, "worker-1", 1, 3, {"loss": 0.7})
-    store.record_epoch(job.id, "worker-1", 2, 3, {"loss": 0.5})
+    store.runs.record_epoch(job.id, "worker-1", epoch=1, epochs=3, metrics={"loss": 0.9})
+    store.runs.record_epoch(job.id, "worker-1", epoch=1, epochs=3, metrics={"loss": 0.7})
+    store.runs.record_epoch(job.id, "worker-1", epoch=2, epochs=3, metrics={"loss": 0.5})
 
     assert store.read_job(job.id).metrics.history == {"loss": [0.7, 0.5]}
 
@@ -333,10 +333,10 @@ def test_recording_the_same_epoch_twice_keeps_one_entry(store: JobStore) -> None
 def test_start_attempt_clears_history_and_progress(store: JobStore) -> None:
     job = make_job(store, epochs=3)
     claim(store)
-    store.record_epoch(job.id, "worker-1", 1, 3, {"loss": 0.9})
-    store.record_epoch(job.id, "worker-1", 2, 3, {"loss": 0.5})
+    store.runs.record_epoch(job.id, "worker-1", epoch=1, epochs=3, metrics={"loss": 0.9})
+    store.runs.record_epoch(job.id, "worker-1", epoch=2, epochs=3, metrics={"loss": 0.5})
 
-    store.start_attempt(job.id, "worker-1", 3)
+    store.runs.start_attempt(job.id, "worker-1", 3)
 
     reread = store.read_job(job.id)
     assert reread.metrics.history == {}
@@ -348,8 +348,8 @@ def test_histories_of_jobs_do_not_mix(store: JobStore) -> None:
     second = make_job(store)
     claim(store)
     claim(store)
-    store.record_epoch(first.id, "worker-1", 1, 3, {"loss": 1.0})
-    store.record_epoch(second.id, "worker-1", 1, 3, {"loss": 2.0})
+    store.runs.record_epoch(first.id, "worker-1", epoch=1, epochs=3, metrics={"loss": 1.0})
+    store.runs.record_epoch(second.id, "worker-1", epoch=1, epochs=3, metrics={"loss": 2.0})
 
     by_id = {j.id: j.metrics.history for j in store.read_jobs()}
 
@@ -363,7 +363,9 @@ def test_succeed_records_the_model_and_final_metrics(store: JobStore) -> None:
     job = make_job(store)
     claim(store)
 
-    assert store.succeed(job.id, "worker-1", ModelRef(name="iris", version=3), {"accuracy": 0.9}) is True
+    assert (
+        store.runs.succeed(job.id, "worker-1", model=ModelRef(name="iris", version=3), final={"accuracy": 0.9}) is True
+    )
 
     done = store.read_job(job.id)
     assert done.status is JobStatus.SUCCEEDED
@@ -376,7 +378,7 @@ def test_fail_records_the_error(store: JobStore) -> None:
     job = make_job(store)
     claim(store)
 
-    assert store.fail(job.id, "worker-1", JobError(type="ValueError", message="boom")) is True
+    assert store.runs.fail(job.id, "worker-1", JobError(type="ValueError", message="boom")) is True
 
     failed = store.read_job(job.id)
     assert failed.status is JobStatus.FAILED
@@ -404,7 +406,7 @@ def test_cancel_a_running_job_marks_it_cancelled(store: JobStore) -> None:
 def test_cancel_a_succeeded_job_is_a_no_op(store: JobStore) -> None:
     job = make_job(store)
     claim(store)
-    store.succeed(job.id, "worker-1", ModelRef(name="iris", version=1), {"accuracy": 1.0})
+    store.runs.succeed(job.id, "worker-1", model=ModelRef(name="iris", version=1), final={"accuracy": 1.0})
 
     after = store.cancel(job.id)
 
@@ -417,8 +419,10 @@ def test_succeed_after_cancel_returns_false_and_the_job_stays_cancelled(store: J
     claim(store)
     store.cancel(job.id)
 
-    assert store.succeed(job.id, "worker-1", ModelRef(name="iris", version=1), {"accuracy": 1.0}) is False
-    assert store.fail(job.id, "worker-1", JobError(type="RuntimeError", message="late")) is False
+    assert (
+        store.runs.succeed(job.id, "worker-1", model=ModelRef(name="iris", version=1), final={"accuracy": 1.0}) is False
+    )
+    assert store.runs.fail(job.id, "worker-1", JobError(type="RuntimeError", message="late")) is False
 
     after = store.read_job(job.id)
     assert after.status is JobStatus.CANCELLED
@@ -428,7 +432,7 @@ def test_succeed_after_cancel_returns_false_and_the_job_stays_cancelled(store: J
 def test_succeed_of_a_queued_job_returns_false(store: JobStore) -> None:
     job = make_job(store)
 
-    assert store.succeed(job.id, "worker-1", ModelRef(name="iris", version=1), {}) is False
+    assert store.runs.succeed(job.id, "worker-1", model=ModelRef(name="iris", version=1), final={}) is False
     assert store.read_job(job.id).status is JobStatus.QUEUED
 
 
@@ -447,16 +451,16 @@ def test_a_cancelled_job_is_not_requeued_by_its_worker(store: JobStore) -> None:
 def test_a_worker_that_lost_its_claim_cannot_record_or_finish(store: JobStore) -> None:
     job = make_job(store)
     claim(store, "worker-old")
-    store.record_epoch(job.id, "worker-old", 1, 3, {"loss": 0.9})
+    store.runs.record_epoch(job.id, "worker-old", epoch=1, epochs=3, metrics={"loss": 0.9})
     assert store.requeue_stale(datetime.now(UTC) + timedelta(seconds=1))[0] == [job.id]
     claim(store, "worker-new")
 
     with pytest.raises(ClaimLost):
-        store.record_epoch(job.id, "worker-old", 2, 3, {"loss": 0.1})
+        store.runs.record_epoch(job.id, "worker-old", epoch=2, epochs=3, metrics={"loss": 0.1})
     with pytest.raises(ClaimLost):
-        store.start_attempt(job.id, "worker-old", 3)
-    assert store.succeed(job.id, "worker-old", ModelRef(name="iris", version=1), {}) is False
-    assert store.fail(job.id, "worker-old", JobError(type="RuntimeError", message="late")) is False
+        store.runs.start_attempt(job.id, "worker-old", 3)
+    assert store.runs.succeed(job.id, "worker-old", model=ModelRef(name="iris", version=1), final={}) is False
+    assert store.runs.fail(job.id, "worker-old", JobError(type="RuntimeError", message="late")) is False
 
     reread = store.read_job(job.id)
     assert reread.status is JobStatus.RUNNING and reread.worker is not None and reread.worker.id == "worker-new"
@@ -469,7 +473,7 @@ def test_recording_an_epoch_of_a_cancelled_job_raises_claim_lost(store: JobStore
     store.cancel(job.id)
 
     with pytest.raises(ClaimLost):
-        store.record_epoch(job.id, "worker-1", 1, 3, {"loss": 0.9})
+        store.runs.record_epoch(job.id, "worker-1", epoch=1, epochs=3, metrics={"loss": 0.9})
     assert store.read_job(job.id).metrics.history == {}
 
 
@@ -489,9 +493,9 @@ def test_resume_attempt_drops_epochs_after_the_checkpoint_and_says_where_it_resu
     job = make_job(store, epochs=5)
     claim(store)
     for epoch in (1, 2, 3):
-        store.record_epoch(job.id, "worker-1", epoch, 5, {"loss": 1.0 / epoch})
+        store.runs.record_epoch(job.id, "worker-1", epoch=epoch, epochs=5, metrics={"loss": 1.0 / epoch})
 
-    store.resume_attempt(job.id, "worker-1", None, 2)
+    store.runs.resume_attempt(job.id, "worker-1", fold=None, epoch=2)
 
     resumed = store.read_job(job.id)
     assert resumed.metrics.history == {"loss": [1.0, 0.5]}

@@ -4,21 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Query, Response
 
-from app.api.deps import SettingsDep, StoreDep, SupervisorDep
+from app.api.deps import SettingsDep, StoreDep, SupervisorDep, SweepsDep
 from app.sweeps.service import Sweep, cancel_sweep, read_sweep, submit_sweep
 from app.sweeps.spec import SweepSpec
-from app.sweeps.store import SweepRow, SweepStatus, SweepStore
+from app.sweeps.store import SweepRow, SweepStatus
 
 router = APIRouter(prefix="/sweeps", tags=["sweeps"])
-
-
-def get_sweeps(store: StoreDep) -> SweepStore:
-    return SweepStore(store.engine)
-
-
-SweepsDep = Annotated[SweepStore, Depends(get_sweeps)]
 
 
 @router.post("", status_code=202, response_model=Sweep)

@@ -48,7 +48,7 @@ function sweepTable(sweeps, selected) {
   const rows = sweeps.map((s) => h("tr", { class: s.id === selected ? "selected" : "", "data-sweep-id": s.id, onclick: () => { location.hash = `#/sweeps/${s.id}`; } },
     h("td", {}, h("a", { href: `#/sweeps/${s.id}` }, s.model_name)),
     h("td", {}, statusBadge(s.status)),
-    h("td", {}, `${s.created}/${s.spec.trials}`),
+    h("td", {}, `${s.trials_created}/${s.spec.trials}`),
     h("td", {}, `${s.spec.objective.direction} ${s.spec.objective.metric}`),
     h("td", {}, s.model_version ? h("a", { href: `#/models/${s.model_name}` }, `v${s.model_version}`) : "–"),
     h("td", {}, formatTime(s.created_at)),
