@@ -19,6 +19,7 @@ from app.api import problems
 from app.api.auth import ApiKeyMiddleware, ApiKeys
 from app.api.fastpath import DirectRoutes, direct_routes
 from app.api.limits import BodyLimitMiddleware
+from app.api.protocols import PROTOCOLS
 from app.api.routes import (
     datasets,
     events,
@@ -26,11 +27,8 @@ from app.api.routes import (
     jobs,
     metrics,
     models,
-    oip,
-    predict,
     sweeps,
     tensorboard,
-    tfserving,
     ui,
 )
 from app.api.telemetry import RequestMetrics
@@ -95,10 +93,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings or get_settings()
     problems.install(app)
     app.state.metrics = Metrics()
-    app.add_middleware(DirectRoutes, routes=direct_routes(predict.router, tfserving.router, oip.router))
+    app.add_middleware(DirectRoutes, routes=direct_routes(PROTOCOLS))
     app.add_middleware(RequestMetrics, metrics=app.state.metrics)
-    for module in (health, datasets, jobs, sweeps, events, tensorboard, models, predict, tfserving, oip, metrics):
+    for module in (health, datasets, jobs, sweeps, events, tensorboard, models, metrics):
         app.include_router(module.router)
+    for protocol in PROTOCOLS:
+        app.include_router(protocol.router)
     ui.install(app)
     _protect(app, app.state.settings)
     return app

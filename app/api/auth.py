@@ -1,9 +1,10 @@
 """API keys with roles, enforced for every route by one ASGI middleware (so a new route is never left open).
 
-`MAAS_API_KEYS="k1:admin,k2:predict"`. `admin` may do everything; `predict` may read (GET/HEAD) and predict
-(`/predict`, TF Serving `:predict`, OIP `/infer`). Keys arrive as `Authorization: Bearer KEY` or `X-API-Key`,
-are compared in constant time against every configured key, and are never logged. Health, readiness, metrics
-and the dashboard's static files stay open: they hold no data.
+`MAAS_API_KEYS="k1:admin,k2:predict"`. `admin` may do everything; `predict` may read (GET/HEAD) and call the
+prediction paths the serving protocols declare (`/predict`, TF Serving `:predict`, OIP `/infer`; see
+app/api/protocols). Keys arrive as `Authorization: Bearer KEY` or `X-API-Key`, are compared in constant time
+against every configured key, and are never logged. Health, readiness, metrics and the dashboard's static files
+stay open: they hold no data.
 """
 
 from __future__ import annotations
@@ -17,15 +18,11 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.api.problems import error_before_routing
+from app.api.protocols import is_prediction
 
 Role = Literal["admin", "predict"]
 ROLES: tuple[Role, ...] = ("admin", "predict")
 OPEN = re.compile(r"^/(healthz|readyz|metrics|v2/health/(live|ready))$|^/ui(/.*)?$")
-PREDICT_WRITES = re.compile(
-    r"^/predict$"
-    r"|^/v1/models/[^/]+(/versions/[^/]+|/labels/[^/]+)?:(predict|classify|regress)$"
-    r"|^/v2/models/[^/]+(/versions/[^/]+)?/infer$"
-)
 READS = {"GET", "HEAD", "OPTIONS"}
 
 
@@ -84,7 +81,7 @@ class ApiKeyMiddleware:
         if role is None:
             detail = "invalid API key" if presented else "an API key is required: send 'Authorization: Bearer KEY'"
             return await _deny(path, 401, detail)(scope, receive, send)
-        if role == "predict" and scope["method"] not in READS and not PREDICT_WRITES.match(path):
+        if role == "predict" and scope["method"] not in READS and not is_prediction(path):
             detail = f"this key's role 'predict' may read and predict only; {scope['method']} {path} needs 'admin'"
             return await _deny(path, 403, detail)(scope, receive, send)
         return await self.app(scope, receive, send)

@@ -12,16 +12,17 @@ about a request changes. Behind a path prefix (an ASGI `root_path`) requests sim
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from re import Pattern
 
-from fastapi import APIRouter
 from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from app.api.protocols import Protocol
 
 Endpoint = Callable[..., Awaitable[Response]]
 
@@ -39,26 +40,45 @@ class DirectRoute:
 
 
 def direct(endpoint: Endpoint) -> Endpoint:
-    """Mark a POST endpoint for the fast path; it must take `request` and `serving` by those names."""
+    """Mark a POST endpoint for the fast path; it must take `request` and `serving` by those names (checked by
+    `direct_routes` as the app is built)."""
     endpoint.direct = True  # type: ignore[attr-defined]
     return endpoint
 
 
-def direct_routes(*routers: APIRouter) -> list[DirectRoute]:
-    """The marked endpoints of `routers`, each called with the request, its path parameters and the app's Serving."""
+def direct_routes(protocols: Iterable[Protocol]) -> list[DirectRoute]:
+    """The marked endpoints of every protocol's router, each called with the request, its path parameters and the
+    app's Serving; raises TypeError if one lacks `request` or `serving`, or if a protocol's marked POST routes
+    are not exactly the prediction paths it declares (those a predict key may call)."""
+    routes = []
+    for protocol in protocols:
+        marked = [r for r in protocol.router.routes if isinstance(r, APIRoute) and getattr(r.endpoint, "direct", False)]
+        for route in marked:
+            _check_endpoint(route)
+        paths = sorted(r.path for r in marked)
+        if paths != sorted(protocol.prediction_paths):
+            raise TypeError(
+                f"protocol {protocol.name!r} declares prediction paths {sorted(protocol.prediction_paths)} "
+                f"but its @direct routes are {paths}"
+            )
+        routes += [DirectRoute(route.path, _with_serving(route.endpoint)) for route in marked]
+    return routes
 
-    def with_serving(endpoint: Endpoint) -> Endpoint:
-        async def call(request: Request, **params: str) -> Response:
-            return await endpoint(request=request, serving=request.app.state.serving, **params)
 
-        return call
+def _check_endpoint(route: APIRoute) -> None:
+    name = f"{route.endpoint.__module__}.{route.endpoint.__qualname__}"
+    missing = [p for p in ("request", "serving") if p not in inspect.signature(route.endpoint).parameters]
+    if missing:
+        raise TypeError(f"{name} is marked @direct but takes no parameter {' or '.join(map(repr, missing))}")
+    if route.methods != {"POST"}:
+        raise TypeError(f"{name} is marked @direct but answers {sorted(route.methods)}; the fast path is POST only")
 
-    return [
-        DirectRoute(route.path, with_serving(route.endpoint))
-        for router in routers
-        for route in router.routes
-        if isinstance(route, APIRoute) and getattr(route.endpoint, "direct", False)
-    ]
+
+def _with_serving(endpoint: Endpoint) -> Endpoint:
+    async def call(request: Request, **params: str) -> Response:
+        return await endpoint(request=request, serving=request.app.state.serving, **params)
+
+    return call
 
 
 class DirectRoutes:

@@ -1,10 +1,10 @@
-"""RFC 9457 problem documents, and the one table that maps domain errors to HTTP statuses."""
+"""The one table that maps domain errors to HTTP statuses (each protocol may override a few), and the native
+API's exception handlers, which answer RFC 9457 problem documents."""
 
 from __future__ import annotations
 
 import logging
 import uuid
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -12,10 +12,10 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app import errors
+from app.api.protocols import NATIVE, Protocol, protocol_at
+from app.api.protocols.envelopes import problem
 
 log = logging.getLogger("maas.api")
-
-PROBLEM_JSON = "application/problem+json"
 
 STATUS_BY_ERROR: dict[type[errors.MaasError], int] = {
     errors.NotFound: 404,
@@ -30,27 +30,21 @@ STATUS_BY_ERROR: dict[type[errors.MaasError], int] = {
 HTTP_TITLES = {400: "Malformed request", 404: "Not found", 405: "Method not allowed", 413: "Request too large"}
 
 
-def status_for(exc: errors.MaasError) -> int:
+def status_for(exc: errors.MaasError, protocol: Protocol = NATIVE) -> int:
+    """The status of `exc`'s nearest class in `protocol`'s overrides or the table; 500 for any other error."""
     for cls in type(exc).__mro__:
+        if cls in protocol.status_overrides:
+            return protocol.status_overrides[cls]
         if cls in STATUS_BY_ERROR:
             return STATUS_BY_ERROR[cls]
     return 500
 
 
-def problem(status: int, title: str, detail: str, code: str, **extra: Any) -> JSONResponse:
-    body = {"type": "about:blank", "title": title, "status": status, "code": code, "detail": detail, **extra}
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
-
-
 def error_before_routing(
     path: str, status: int, title: str, code: str, detail: str, headers: dict[str, str] | None = None
 ) -> JSONResponse:
-    """An error a middleware answers before any route runs: in the TensorFlow Serving / Open Inference Protocol
-    form, `{"error": ...}`, under their paths (/v1, /v2), and as a problem document everywhere else."""
-    if path.startswith(("/v1/", "/v2")):
-        response = JSONResponse({"error": detail}, status_code=status)
-    else:
-        response = problem(status, title, detail, code)
+    """An error a middleware answers before any route runs, in the envelope of the protocol owning `path`."""
+    response = protocol_at(path).envelope(status, title, code, detail)
     response.headers.update(headers or {})
     return response
 

@@ -1,6 +1,6 @@
-"""What the TensorFlow Serving (/v1) and Open Inference Protocol (/v2) routes share: their errors are
-`{"error": "message"}` (not problem documents) with the statuses those protocols use, and bodies are bytes
-already encoded by the serving codecs.
+"""What the routes of the protocols with their own error form (TensorFlow Serving, Open Inference Protocol)
+share: every exception of an endpoint answered in the protocol's envelope, with the table's status as the
+protocol overrides it, and bodies that are bytes already encoded by the serving codecs.
 """
 
 from __future__ import annotations
@@ -16,50 +16,50 @@ from fastapi import Response
 from fastapi.responses import JSONResponse
 
 from app import errors
+from app.api.problems import status_for
+from app.api.protocols import Protocol
 from app.serving.service import Reply
 
 log = logging.getLogger("maas.api")
 
-#: TensorFlow Serving maps INVALID_ARGUMENT to 400 and NOT_FOUND to 404; Triton answers bad requests with 400.
-STATUS_BY_ERROR: dict[type[errors.MaasError], int] = {
-    errors.NotFound: 404,
-    errors.Invalid: 400,
-    errors.Conflict: 409,
-    errors.NotReady: 503,
-    errors.TooLarge: 413,
-}
+Endpoint = Callable[..., Any]
 
 
-def error_response(exc: Exception) -> JSONResponse:
+def error_response(protocol: Protocol, exc: Exception) -> JSONResponse:
     if isinstance(exc, errors.MaasError):
-        status = next((STATUS_BY_ERROR[c] for c in type(exc).__mro__ if c in STATUS_BY_ERROR), 500)
-        return JSONResponse({"error": exc.detail}, status_code=status)
+        return protocol.envelope(status_for(exc, protocol), exc.title, exc.code, exc.detail)
     request_id = uuid.uuid4().hex
     log.error("unhandled error (request %s)", request_id, exc_info=exc)
-    return JSONResponse({"error": f"an unexpected error occurred; request id {request_id}"}, status_code=500)
+    detail = f"an unexpected error occurred; request id {request_id}"
+    return protocol.envelope(500, "Internal server error", "internal", detail)
 
 
-def protocol_errors(endpoint: Callable[..., Any]) -> Callable[..., Any]:
-    """Answer any exception of `endpoint` as `{"error": ...}`; keeps its signature for FastAPI."""
-    if inspect.iscoroutinefunction(endpoint):
+def protocol_errors(protocol: Protocol) -> Callable[[Endpoint], Endpoint]:
+    """A decorator answering any exception of an endpoint in `protocol`'s envelope; keeps its signature for
+    FastAPI (and for the fast path's check of its parameters)."""
+
+    def wrap(endpoint: Endpoint) -> Endpoint:
+        if inspect.iscoroutinefunction(endpoint):
+
+            @functools.wraps(endpoint)
+            async def guarded_async(*args: Any, **kwargs: Any) -> Any:
+                try:
+                    return await endpoint(*args, **kwargs)
+                except Exception as exc:
+                    return error_response(protocol, exc)
+
+            return guarded_async
 
         @functools.wraps(endpoint)
-        async def guarded_async(*args: Any, **kwargs: Any) -> Any:
+        def guarded(*args: Any, **kwargs: Any) -> Any:
             try:
-                return await endpoint(*args, **kwargs)
+                return endpoint(*args, **kwargs)
             except Exception as exc:
-                return error_response(exc)
+                return error_response(protocol, exc)
 
-        return guarded_async
+        return guarded
 
-    @functools.wraps(endpoint)
-    def guarded(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return endpoint(*args, **kwargs)
-        except Exception as exc:
-            return error_response(exc)
-
-    return guarded
+    return wrap
 
 
 def reply_response(reply: Reply) -> Response:
@@ -67,5 +67,6 @@ def reply_response(reply: Reply) -> Response:
     return Response(reply.body, media_type=media_type, headers=reply.headers)
 
 
-def unknown_path(method: str, path: str) -> JSONResponse:
-    return JSONResponse({"error": f"Malformed request: {method} {path}"}, status_code=404)
+def unknown_path(protocol: Protocol, method: str, path: str) -> JSONResponse:
+    detail = f"Malformed request: {method} {path}"
+    return protocol.envelope(404, "Not found", "http_404", detail)

@@ -12,13 +12,16 @@ from app import __version__
 from app.api.deps import RegistryDep, ServingDep
 from app.api.fastpath import direct
 from app.api.protocol_errors import protocol_errors, reply_response, unknown_path
+from app.api.protocols import OIP
 from app.api.telemetry import MODEL_STATE_KEY
 from app.registry import Registry
 from app.serving.codecs import oip
 from app.serving.inference import Serving
 from app.serving.service import infer_oip, inflate_oip, parse_version
 
-router = APIRouter(prefix="/v2", tags=["open inference protocol"])
+router = APIRouter(prefix=OIP.prefix, tags=["open inference protocol"])
+
+guarded = protocol_errors(OIP)
 
 
 async def _infer(request: Request, serving: Serving, name: str, version: str | None) -> Response:
@@ -72,28 +75,28 @@ def read_ready(registry: RegistryDep) -> Response:
 
 
 @router.get("/models/{name}")
-@protocol_errors
+@guarded
 def read_model_metadata(name: str, registry: RegistryDep) -> dict[str, Any]:
     """The latest version's inputs and outputs (datatype, shape with -1 for the batch) and all versions."""
     return _metadata(registry, name, None)
 
 
 @router.get("/models/{name}/versions/{version}")
-@protocol_errors
+@guarded
 def read_version_metadata(name: str, version: str, registry: RegistryDep) -> dict[str, Any]:
     """One version's inputs and outputs."""
     return _metadata(registry, name, version)
 
 
 @router.get("/models/{name}/ready")
-@protocol_errors
+@guarded
 async def read_model_ready(name: str, serving: ServingDep) -> dict[str, Any]:
     """Loads and warms the latest version; 200 once it can answer at once."""
     return await _ready(serving, name, None)
 
 
 @router.get("/models/{name}/versions/{version}/ready")
-@protocol_errors
+@guarded
 async def read_version_ready(name: str, version: str, serving: ServingDep) -> dict[str, Any]:
     """Loads and warms one version; 200 once it can answer at once."""
     return await _ready(serving, name, version)
@@ -101,7 +104,7 @@ async def read_version_ready(name: str, version: str, serving: ServingDep) -> di
 
 @router.post("/models/{name}/infer")
 @direct
-@protocol_errors
+@guarded
 async def infer_latest(name: str, request: Request, serving: ServingDep) -> Response:
     """Inference with the latest version; JSON or binary tensor data (`Inference-Header-Content-Length`)."""
     return await _infer(request, serving, name, None)
@@ -109,7 +112,7 @@ async def infer_latest(name: str, request: Request, serving: ServingDep) -> Resp
 
 @router.post("/models/{name}/versions/{version}/infer")
 @direct
-@protocol_errors
+@guarded
 async def infer_version(name: str, version: str, request: Request, serving: ServingDep) -> Response:
     """Inference with one version."""
     return await _infer(request, serving, name, version)
@@ -118,4 +121,4 @@ async def infer_version(name: str, version: str, request: Request, serving: Serv
 @router.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
 def unknown(path: str, request: Request) -> Response:
     """Anything else under /v2 is answered `{"error": ...}`, as the protocol's errors are."""
-    return unknown_path(request.method, f"/v2/{path}")
+    return unknown_path(OIP, request.method, f"{OIP.prefix}/{path}")

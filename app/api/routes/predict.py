@@ -8,9 +8,9 @@ from pydantic import ValidationError
 
 from app.api.deps import ServingDep
 from app.api.fastpath import direct
-from app.api.problems import problem
+from app.api.problems import problem, status_for
 from app.api.telemetry import MODEL_STATE_KEY
-from app.serving.codecs.common import MalformedPayload
+from app.errors import MalformedBody
 from app.serving.codecs.native import PredictRequest, PredictResponse
 from app.serving.service import predict_native
 
@@ -33,7 +33,7 @@ async def create_prediction(request: Request, serving: ServingDep) -> Response:
         reply = await predict_native(serving, body)
     except ValidationError as exc:
         raise RequestValidationError(exc.errors(include_url=False, include_context=False)) from exc
-    except MalformedPayload as exc:
-        return problem(400, exc.title, exc.detail, exc.code)
+    except MalformedBody as exc:
+        return problem(status_for(exc), exc.title, exc.detail, exc.code)
     setattr(request.state, MODEL_STATE_KEY, reply.model)
     return Response(reply.body, media_type="application/json")

@@ -9,13 +9,16 @@ from fastapi import APIRouter, Request, Response
 from app.api.deps import RegistryDep, ServingDep
 from app.api.fastpath import direct
 from app.api.protocol_errors import protocol_errors, reply_response, unknown_path
+from app.api.protocols import TFSERVING
 from app.api.telemetry import MODEL_STATE_KEY
 from app.registry import Registry
 from app.serving.codecs import tfserving
 from app.serving.inference import Serving
 from app.serving.service import parse_version, predict_tfserving
 
-router = APIRouter(prefix="/v1", tags=["tensorflow serving"])
+router = APIRouter(prefix=TFSERVING.prefix, tags=["tensorflow serving"])
+
+guarded = protocol_errors(TFSERVING)
 
 
 async def _predict(request: Request, serving: Serving, name: str, version: str | None, label: str | None) -> Response:
@@ -38,7 +41,7 @@ def _metadata(registry: Registry, name: str, version: str | None, label: str | N
 
 @router.post("/models/{name}:predict")
 @direct
-@protocol_errors
+@guarded
 async def predict_latest(name: str, request: Request, serving: ServingDep) -> Response:
     """Predict with the latest version: `{"instances": [...]}` (rows) or `{"inputs": ...}` (columnar)."""
     return await _predict(request, serving, name, None, None)
@@ -46,7 +49,7 @@ async def predict_latest(name: str, request: Request, serving: ServingDep) -> Re
 
 @router.post("/models/{name}/versions/{version}:predict")
 @direct
-@protocol_errors
+@guarded
 async def predict_version(name: str, version: str, request: Request, serving: ServingDep) -> Response:
     """Predict with one version."""
     return await _predict(request, serving, name, version, None)
@@ -54,49 +57,49 @@ async def predict_version(name: str, version: str, request: Request, serving: Se
 
 @router.post("/models/{name}/labels/{label}:predict")
 @direct
-@protocol_errors
+@guarded
 async def predict_label(name: str, label: str, request: Request, serving: ServingDep) -> Response:
     """Predict with the version a label (a registry alias) points at."""
     return await _predict(request, serving, name, None, label)
 
 
 @router.get("/models/{name}")
-@protocol_errors
+@guarded
 def read_status(name: str, registry: RegistryDep) -> dict[str, Any]:
     """Status of every version of the model."""
     return tfserving.model_status(_versions(registry, name, None, None))
 
 
 @router.get("/models/{name}/versions/{version}")
-@protocol_errors
+@guarded
 def read_version_status(name: str, version: str, registry: RegistryDep) -> dict[str, Any]:
     """Status of one version."""
     return tfserving.model_status(_versions(registry, name, version, None))
 
 
 @router.get("/models/{name}/labels/{label}")
-@protocol_errors
+@guarded
 def read_label_status(name: str, label: str, registry: RegistryDep) -> dict[str, Any]:
     """Status of the version a label points at."""
     return tfserving.model_status(_versions(registry, name, None, label))
 
 
 @router.get("/models/{name}/metadata")
-@protocol_errors
+@guarded
 def read_metadata(name: str, registry: RegistryDep) -> dict[str, Any]:
     """The latest version's `signature_def` (input and output dtype and shape)."""
     return _metadata(registry, name, None, None)
 
 
 @router.get("/models/{name}/versions/{version}/metadata")
-@protocol_errors
+@guarded
 def read_version_metadata(name: str, version: str, registry: RegistryDep) -> dict[str, Any]:
     """One version's `signature_def`."""
     return _metadata(registry, name, version, None)
 
 
 @router.get("/models/{name}/labels/{label}/metadata")
-@protocol_errors
+@guarded
 def read_label_metadata(name: str, label: str, registry: RegistryDep) -> dict[str, Any]:
     """The `signature_def` of the version a label points at."""
     return _metadata(registry, name, None, label)
@@ -105,4 +108,4 @@ def read_label_metadata(name: str, label: str, registry: RegistryDep) -> dict[st
 @router.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
 def unknown(path: str, request: Request) -> Response:
     """Anything else under /v1 is answered as TensorFlow Serving does, not as a problem document."""
-    return unknown_path(request.method, f"/v1/{path}")
+    return unknown_path(TFSERVING, request.method, f"{TFSERVING.prefix}/{path}")

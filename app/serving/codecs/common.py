@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from app.errors import Invalid, InvalidInput
+from app.errors import InvalidInput, MalformedBody
 from app.registry import ModelVersion
 
 #: Tensor names, the same as those of the SavedModel exported at publish (`serving_default` signature).
@@ -15,19 +15,12 @@ INPUT_NAME = "input"
 OUTPUT_NAME = "output_0"
 
 
-class MalformedPayload(Invalid):
-    """The request body is not valid JSON, or not shaped like this protocol's request."""
-
-    code = "malformed_body"
-    title = "Malformed request body"
-
-
 def loads(body: bytes) -> Any:
     """The body as JSON (orjson: several times faster than the standard library on big number arrays)."""
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise MalformedPayload(f"the request body is not valid JSON: {exc}") from exc
+        raise MalformedBody(f"the request body is not valid JSON: {exc}") from exc
 
 
 def dumps(value: Any) -> bytes:

@@ -11,8 +11,9 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from app.errors import MalformedBody
 from app.registry import ModelVersion
-from app.serving.codecs.common import MalformedPayload, check_batch, dumps, loads, to_array
+from app.serving.codecs.common import check_batch, dumps, loads, to_array
 
 
 class PredictRequest(BaseModel):
@@ -42,10 +43,10 @@ class PredictResponse(BaseModel):
 
 
 def decode(body: bytes) -> PredictRequest:
-    """The request envelope; raises MalformedPayload (not JSON) or pydantic's ValidationError (wrong fields)."""
+    """The request envelope; raises MalformedBody (not JSON) or pydantic's ValidationError (wrong fields)."""
     payload = loads(body)
     if not isinstance(payload, dict):
-        raise MalformedPayload("the request body must be a JSON object")
+        raise MalformedBody("the request body must be a JSON object")
     return PredictRequest.model_validate(payload)
 
 

@@ -16,12 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from app.errors import InvalidInput, TooLarge
+from app.errors import InvalidInput, MalformedBody, TooLarge
 from app.registry import ModelVersion
 from app.serving.codecs.common import (
     INPUT_NAME,
     OUTPUT_NAME,
-    MalformedPayload,
     check_batch,
     dumps,
     expected_shape,
@@ -56,11 +55,11 @@ def decompress(body: bytes, encoding: str | None, max_bytes: int) -> bytes:
     if encoding in IDENTITY:
         return body
     if encoding not in _WBITS:
-        raise MalformedPayload(f"unsupported Content-Encoding {encoding!r}; use gzip or deflate")
+        raise MalformedBody(f"unsupported Content-Encoding {encoding!r}; use gzip or deflate")
     try:
         return _inflate(body, encoding, max_bytes)
     except zlib.error as exc:
-        raise MalformedPayload(f"the body is not valid {encoding} data: {exc}") from exc
+        raise MalformedBody(f"the body is not valid {encoding} data: {exc}") from exc
 
 
 def _inflate(body: bytes, encoding: str, max_bytes: int) -> bytes:
@@ -74,22 +73,22 @@ def _inflate(body: bytes, encoding: str, max_bytes: int) -> bytes:
         if size > max_bytes:
             raise TooLarge(f"the {encoding} body inflates to more than {max_bytes} bytes (MAAS_MAX_REQUEST_MB)")
         if not inflater.eof:
-            raise MalformedPayload(f"the body is not valid {encoding} data: it ends before its compressed stream does")
+            raise MalformedBody(f"the body is not valid {encoding} data: it ends before its compressed stream does")
         rest = inflater.unused_data
         if rest and encoding != "gzip":
-            raise MalformedPayload(f"the body is not valid {encoding} data: bytes follow its compressed stream")
+            raise MalformedBody(f"the body is not valid {encoding} data: bytes follow its compressed stream")
     return b"".join(chunks)
 
 
 def decode_infer(body: bytes, header_length: str | None, meta: ModelVersion) -> InferCall:
-    """An infer request as a float32 batch; MalformedPayload or InvalidInput (both answered 400) when wrong."""
+    """An infer request as a float32 batch; MalformedBody or InvalidInput (both answered 400) when wrong."""
     header, binary = _split(body, header_length)
     payload = loads(header)
     if not isinstance(payload, dict):
-        raise MalformedPayload("the inference request must be a JSON object")
+        raise MalformedBody("the inference request must be a JSON object")
     request_id = payload.get("id")
     if request_id is not None and not isinstance(request_id, str):
-        raise MalformedPayload("'id' must be a string")
+        raise MalformedBody("'id' must be a string")
     parameters = _parameters(payload)
     return InferCall(
         id=request_id if request_id is not None else secrets.token_hex(16),  # a fifth of uuid4's cost
@@ -101,7 +100,7 @@ def decode_infer(body: bytes, header_length: str | None, meta: ModelVersion) -> 
 def _parameters(item: dict[str, Any]) -> dict[str, Any]:
     parameters = item.get("parameters") or {}
     if not isinstance(parameters, dict):
-        raise MalformedPayload("'parameters' must be an object")
+        raise MalformedBody("'parameters' must be an object")
     return parameters
 
 
@@ -114,15 +113,13 @@ def _split(body: bytes, header_length: str | None) -> tuple[memoryview, memoryvi
     except ValueError:
         size = -1
     if not 0 <= size <= len(body):
-        raise MalformedPayload(
-            f"Inference-Header-Content-Length {header_length!r} does not fit a {len(body)}-byte body"
-        )
+        raise MalformedBody(f"Inference-Header-Content-Length {header_length!r} does not fit a {len(body)}-byte body")
     return view[:size], view[size:]
 
 
 def _input(inputs: Any, binary: memoryview, meta: ModelVersion) -> np.ndarray:
     if not isinstance(inputs, list) or not inputs or not all(isinstance(i, dict) for i in inputs):
-        raise MalformedPayload("'inputs' must be a non-empty list of tensors")
+        raise MalformedBody("'inputs' must be a non-empty list of tensors")
     names = [i.get("name") for i in inputs]
     if names != [INPUT_NAME]:
         raise InvalidInput(
@@ -134,7 +131,7 @@ def _input(inputs: Any, binary: memoryview, meta: ModelVersion) -> np.ndarray:
     if datatype not in DATATYPES:
         raise InvalidInput(f"input datatype {datatype!r} is not supported; use one of {', '.join(DATATYPES)}")
     if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
-        raise MalformedPayload(f"input shape must be a list of non-negative integers, got {shape!r}")
+        raise MalformedBody(f"input shape must be a list of non-negative integers, got {shape!r}")
     flat = _values(tensor, datatype, binary, meta)
     if flat.size != math.prod(shape):
         raise InvalidInput(
@@ -149,12 +146,12 @@ def _values(tensor: dict[str, Any], datatype: str, binary: memoryview, meta: Mod
     size = _parameters(tensor).get("binary_data_size")
     if size is not None:
         if not isinstance(size, int) or size != len(binary) or size % dtype.itemsize:
-            raise MalformedPayload(f"binary_data_size {size!r} does not match the {len(binary)} bytes after the header")
+            raise MalformedBody(f"binary_data_size {size!r} does not match the {len(binary)} bytes after the header")
         return np.frombuffer(binary, dtype=dtype).copy()
     if len(binary):
-        raise MalformedPayload("the body has binary data but no input declares its binary_data_size")
+        raise MalformedBody("the body has binary data but no input declares its binary_data_size")
     if "data" not in tensor:
-        raise MalformedPayload(f"input {INPUT_NAME!r} has neither 'data' nor binary data")
+        raise MalformedBody(f"input {INPUT_NAME!r} has neither 'data' nor binary data")
     try:
         # Floats convert in one step; integers are first read as they are, so that a fraction is refused, not cut.
         with np.errstate(over="ignore"):  # too large for FP32 becomes inf, refused by `check_batch`
@@ -173,7 +170,7 @@ def _requested(outputs: Any, binary_default: bool, meta: ModelVersion) -> tuple[
     if not outputs:
         return (RequestedOutput(OUTPUT_NAME, binary_default),)
     if not isinstance(outputs, list) or not all(isinstance(o, dict) for o in outputs):
-        raise MalformedPayload("'outputs' must be a list of objects")
+        raise MalformedBody("'outputs' must be a list of objects")
     requested = []
     for output in outputs:
         name, parameters = output.get("name"), _parameters(output)

@@ -12,11 +12,11 @@ from typing import Any
 
 import numpy as np
 
+from app.errors import MalformedBody
 from app.registry import ModelVersion
 from app.serving.codecs.common import (
     INPUT_NAME,
     OUTPUT_NAME,
-    MalformedPayload,
     check_batch,
     dumps,
     loads,
@@ -34,27 +34,27 @@ class PredictCall:
 
 
 def decode_predict(body: bytes, meta: ModelVersion) -> PredictCall:
-    """The batch of a `:predict` request; MalformedPayload or InvalidInput (both answered 400) when it is wrong."""
+    """The batch of a `:predict` request; MalformedBody or InvalidInput (both answered 400) when it is wrong."""
     payload = loads(body)
     if not isinstance(payload, dict):
-        raise MalformedPayload("the request body must be a JSON object")
+        raise MalformedBody("the request body must be a JSON object")
     signature = payload.get("signature_name") or "serving_default"
     if signature not in SIGNATURES:
-        raise MalformedPayload(f'Serving signature name: "{signature}" not found in signature def')
+        raise MalformedBody(f'Serving signature name: "{signature}" not found in signature def')
     if "instances" in payload and "inputs" in payload:
-        raise MalformedPayload('Only one of "instances" or "inputs" must be specified')
+        raise MalformedBody('Only one of "instances" or "inputs" must be specified')
     if "instances" in payload:
         return PredictCall(check_batch(_rows(payload["instances"], meta), "instances", meta), columnar=False)
     if "inputs" in payload:
         value = _unwrap(payload["inputs"], "inputs")
         return PredictCall(check_batch(to_array(value, "inputs", meta), "inputs", meta), columnar=True)
-    raise MalformedPayload("Missing 'inputs' or 'instances' key")
+    raise MalformedBody("Missing 'inputs' or 'instances' key")
 
 
 def _rows(instances: Any, meta: ModelVersion) -> np.ndarray:
     """Row format: a list with one tensor per instance, or one `{"input": tensor}` object per instance."""
     if not isinstance(instances, list) or not instances:
-        raise MalformedPayload('"instances" must be a non-empty JSON list')
+        raise MalformedBody('"instances" must be a non-empty JSON list')
     if isinstance(instances[0], dict):
         instances = [_unwrap(row, "instances") for row in instances]
     return to_array(instances, "instances", meta)
@@ -65,7 +65,7 @@ def _unwrap(value: Any, what: str) -> Any:
     if not isinstance(value, dict):
         return value
     if set(value) != {INPUT_NAME}:
-        raise MalformedPayload(f"{what} name a tensor {sorted(value)}; this model has one input, {INPUT_NAME!r}")
+        raise MalformedBody(f"{what} name a tensor {sorted(value)}; this model has one input, {INPUT_NAME!r}")
     return value[INPUT_NAME]
 
 
