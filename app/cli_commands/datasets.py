@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from app.cli_commands.common import DEFAULT, ApiKeyOpt, JsonOpt, UrlOpt, connect, emit, fail, out, short_time
+from app.datasets.formats import EXTENSIONS, TABLE_EXTENSIONS, phrase
 
 app = typer.Typer(help="List uploaded datasets; `upload`, `show` or `delete` one.", invoke_without_command=True)
 
@@ -49,8 +50,8 @@ def datasets(ctx: typer.Context, as_json: JsonOpt = False, url: UrlOpt = DEFAULT
 
 @app.command("upload")
 def upload(
-    file: Annotated[Path, typer.Argument(help=".csv, .parquet or .npz file.", show_default=False)],
-    target: Annotated[str | None, typer.Option(help="The label column (csv, parquet).")] = None,
+    file: Annotated[Path, typer.Argument(help=f"{phrase(EXTENSIONS)} file.", show_default=False)],
+    target: Annotated[str | None, typer.Option(help=f"The label column of a {phrase(TABLE_EXTENSIONS)} file.")] = None,
     name: Annotated[str | None, typer.Option(help="Dataset name (default: from the file name).")] = None,
     task: Annotated[str | None, typer.Option(help="classification or regression (default: inferred).")] = None,
     as_json: JsonOpt = False,

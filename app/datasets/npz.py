@@ -13,16 +13,16 @@ from pathlib import Path
 import numpy as np
 
 from app.datasets.checks import check_finite_array, rejected
+from app.datasets.formats import ParsedUpload, UploadRequest
 from app.datasets.targets import encode_targets
-from app.datasets.types import Dataset, Task
+from app.datasets.types import Dataset
 from app.errors import TooLarge
 
 NUMBER_KINDS = "biuf"
 LABEL_KINDS = "biufUS"
 
 
-def npz_dataset(path: Path, name: str, task: Task | None, max_bytes: int) -> Dataset:
-    _check_archive(path, max_bytes)
+def read_npz(path: Path, request: UploadRequest) -> ParsedUpload:
     try:
         archive = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
@@ -38,11 +38,12 @@ def npz_dataset(path: Path, name: str, task: Task | None, max_bytes: int) -> Dat
         raise rejected(f"array 'y' must have one entry per row of 'x' ({x.shape[0]}); got shape {list(y.shape)}", "y")
     if y.dtype.kind not in LABEL_KINDS:
         raise rejected(f"array 'y' must hold numbers, booleans or strings; its dtype is {y.dtype}", "y")
-    y, task, classes = encode_targets(y, task, "array 'y'", "y")
-    return Dataset(name, x, y, task, classes)
+    y, task, classes = encode_targets(y, request.task, "array 'y'", "y")
+    return ParsedUpload(Dataset(request.name, x, y, task, classes), None)
 
 
-def _check_archive(path: Path, max_bytes: int) -> None:
+def check_archive(path: Path, max_bytes: int) -> None:
+    """Refuse a file that is no zip archive, or whose members add up to more than `max_bytes`."""
     try:
         with zipfile.ZipFile(path) as archive:
             expanded = sum(info.file_size for info in archive.infolist())

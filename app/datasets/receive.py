@@ -17,6 +17,7 @@ from typing import IO
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
+from app.datasets.formats import EXTENSIONS, phrase
 from app.errors import InvalidUpload, MalformedBody, TooLarge
 
 FILE_FIELD = "file"
@@ -161,6 +162,6 @@ class _PartSink:
         if not self.complete:
             raise MalformedBody("the multipart body ended before its closing boundary")
         if not self.filename:
-            msg = f"form field '{FILE_FIELD}' with the dataset file (.csv, .parquet or .npz) is required"
+            msg = f"form field '{FILE_FIELD}' with the dataset file ({phrase(EXTENSIONS)}) is required"
             raise InvalidUpload(msg, errors=[{"loc": [FILE_FIELD], "msg": msg}])
         return ReceivedUpload(self.filename, self.path, self.size, self.digest.hexdigest(), self.fields)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
 
 from pydantic import BaseModel, Field
+
+from app.datasets.formats import TABLES, FormatName, phrase
+from app.datasets.types import Task
 
 
 class DatasetInfo(BaseModel):
@@ -13,14 +15,14 @@ class DatasetInfo(BaseModel):
 
     id: str
     name: str
-    format: Literal["csv", "parquet", "npz"]
+    format: FormatName
     rows: int
     feature_shape: list[int]
-    task: Literal["classification", "regression"]
+    task: Task
     classes: list[str] | None = Field(description="Label names in class-index order; null for regression.")
     sha256: str = Field(description="Hash of the parsed arrays and label names: the same data, the same hash.")
     created_at: datetime
-    target: str | None = Field(None, description="The label column of a CSV or Parquet upload.")
+    target: str | None = Field(None, description=f"The label column of a {phrase([t.title for t in TABLES])} upload.")
     features: list[str] | None = Field(
         None, description="A table's feature columns, in the order prediction inputs must follow."
     )

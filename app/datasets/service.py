@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, get_args
 
+from app.datasets.formats import UploadRequest
 from app.datasets.loading import Catalog
 from app.datasets.receive import FILE_FIELD, ReceivedUpload
 from app.datasets.schemas import DatasetInfo
@@ -22,11 +23,11 @@ TASKS: tuple[Task, ...] = get_args(Task)
 
 def create_dataset(catalog: Catalog, upload: ReceivedUpload, max_upload_bytes: int) -> DatasetInfo:
     """Parse, check and store an uploaded file; InvalidUpload (nothing stored) when it cannot be used."""
-    name, target, task = _form_fields(upload.fields)
+    request = _form_fields(upload.fields)
     fmt = upload_format(upload.filename)
-    parsed = parse_upload(upload.path, fmt, name, target, task, max_upload_bytes)
+    parsed = parse_upload(upload.path, fmt, request, max_upload_bytes=max_upload_bytes)
     return catalog.publish(
-        parsed.dataset, format=fmt, target=target, features=parsed.features, file_sha256=upload.sha256
+        parsed.dataset, format=fmt.name, target=request.target, features=parsed.features, file_sha256=upload.sha256
     )
 
 
@@ -63,8 +64,8 @@ def _field_error(field: str, msg: str) -> InvalidUpload:
     return InvalidUpload(msg, errors=[{"loc": [field], "msg": msg}])
 
 
-def _form_fields(fields: dict[str, str]) -> tuple[str, str | None, Task | None]:
-    """(name, target, task) from the form; unknown fields are errors, so that a typo never goes unnoticed."""
+def _form_fields(fields: dict[str, str]) -> UploadRequest:
+    """The form's name, target and task; unknown fields are errors, so that a typo never goes unnoticed."""
     unknown = sorted(set(fields) - set(UPLOAD_FIELDS))
     if unknown:
         expected = [FILE_FIELD, *UPLOAD_FIELDS]
@@ -76,4 +77,4 @@ def _form_fields(fields: dict[str, str]) -> tuple[str, str | None, Task | None]:
     task = fields.get("task") or None
     if task is not None and task not in TASKS:
         raise _field_error("task", f"form field 'task' must be one of {list(TASKS)}; got {task!r}")
-    return name, fields.get("target") or None, task  # type: ignore[return-value]
+    return UploadRequest(name, fields.get("target") or None, task)  # type: ignore[arg-type]

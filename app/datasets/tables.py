@@ -6,8 +6,9 @@ the first row where it shows, for all columns at once, so that a file can be fix
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -15,32 +16,26 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from app.datasets.checks import nonfinite_columns, rejected, rejected_all
+from app.datasets.formats import ParsedUpload, UploadRequest
 from app.datasets.targets import encode_targets
-from app.datasets.types import Dataset, Task
+from app.datasets.types import Dataset
 from app.errors import InvalidUpload, TooLarge
 
-TableFormat = Literal["csv", "parquet"]
-FORMAT_NAMES: dict[TableFormat, str] = {"csv": "CSV", "parquet": "Parquet"}
+T = TypeVar("T")
 
 
-def read_table(path: Path, fmt: TableFormat, max_bytes: int) -> pd.DataFrame:
-    """The file as a DataFrame with string column names; 422 when it cannot be read as `fmt`."""
-    try:
-        if fmt == "csv":
-            frame = pd.read_csv(path, low_memory=False)
-        else:
-            _check_parquet_size(path, max_bytes)
-            frame = pd.read_parquet(path, engine="pyarrow")
-    except (ValueError, OSError, pa.ArrowException) as exc:
-        raise rejected(f"cannot read the file as {FORMAT_NAMES[fmt]}: {exc}") from exc
-    frame.columns = [str(c) for c in frame.columns]
-    return frame
+def read_csv(path: Path, request: UploadRequest) -> ParsedUpload:
+    return _table_upload(_readable(lambda: pd.read_csv(path, low_memory=False), "CSV"), request)
 
 
-def _check_parquet_size(path: Path, max_bytes: int) -> None:
+def read_parquet(path: Path, request: UploadRequest) -> ParsedUpload:
+    return _table_upload(_readable(lambda: pd.read_parquet(path, engine="pyarrow"), "Parquet"), request)
+
+
+def check_parquet_size(path: Path, max_bytes: int) -> None:
     """Parquet is encoded and compressed (a column of zeros takes a few bytes): from the footer alone, refuse a
     file whose cells, at 8 bytes each in memory, would take more than `max_bytes`."""
-    meta = pq.ParquetFile(path).metadata
+    meta = _readable(lambda: pq.ParquetFile(path).metadata, "Parquet")
     expanded = meta.num_rows * meta.num_columns * 8
     if expanded > max_bytes:
         raise TooLarge(
@@ -49,10 +44,19 @@ def _check_parquet_size(path: Path, max_bytes: int) -> None:
         )
 
 
-def table_dataset(frame: pd.DataFrame, name: str, target: str | None, task: Task | None) -> tuple[Dataset, list[str]]:
+def _readable(read: Callable[[], T], title: str) -> T:
+    """What `read` returns; 422 when the file cannot be read as the format `title` names."""
+    try:
+        return read()
+    except (ValueError, OSError, pa.ArrowException) as exc:
+        raise rejected(f"cannot read the file as {title}: {exc}") from exc
+
+
+def _table_upload(frame: pd.DataFrame, request: UploadRequest) -> ParsedUpload:
     """The Dataset and the feature column names, in the order the model will expect them."""
+    frame.columns = [str(c) for c in frame.columns]
     columns = list(frame.columns)
-    target = _target_column(columns, target)
+    target = _target_column(columns, request.target)
     features = [c for c in columns if c != target]
     if frame.shape[0] == 0:
         raise rejected("the file has no data rows")
@@ -63,8 +67,8 @@ def table_dataset(frame: pd.DataFrame, name: str, target: str | None, task: Task
     missing = np.flatnonzero(column.isna().to_numpy())
     if missing.size:
         raise rejected(f"target column {target!r} has no value in row {int(missing[0])}", target, int(missing[0]))
-    y, task, classes = encode_targets(_target_values(column), task, f"target column {target!r}", target)
-    return Dataset(name, x, y, task, classes), features
+    y, task, classes = encode_targets(_target_values(column), request.task, f"target column {target!r}", target)
+    return ParsedUpload(Dataset(request.name, x, y, task, classes), features)
 
 
 def _target_column(columns: list[str], target: str | None) -> str:

@@ -114,7 +114,7 @@ def test_missing_target_lists_the_columns(client: TestClient) -> None:
     ("filename", "content", "fields", "expected"),
     [
         ("d.csv", b"", {"name": "d", "target": "y"}, "the uploaded file is empty"),
-        ("d.xlsx", b"a,y\n1,x\n", {"name": "d", "target": "y"}, "must end in .csv, .parquet, .npz"),
+        ("d.xlsx", b"a,y\n1,x\n", {"name": "d", "target": "y"}, "must end in .csv, .parquet or .npz"),
         ("d.npz", b"PK not really a zip", {"name": "d"}, "not an .npz (zip) archive"),
         ("d.csv", b"a,y\n1,x\n", {"target": "y"}, "form field 'name'"),
         ("d.csv", b"a,y\n1,x\n", {"name": "../etc", "target": "y"}, "invalid dataset name"),
@@ -185,3 +185,11 @@ def test_the_same_data_uploaded_twice_has_the_same_sha256(client: TestClient) ->
     second = uploaded(client, "iris.csv", iris_csv(), name="iris-b", target="species")
     assert first["id"] != second["id"]
     assert first["sha256"] == second["sha256"] and first["file_sha256"] == second["file_sha256"]
+
+
+def test_the_upload_form_in_openapi_names_every_format(client: TestClient) -> None:
+    operation = client.get("/openapi.json").json()["paths"]["/datasets"]["post"]
+    form = operation["requestBody"]["content"]["multipart/form-data"]["schema"]["properties"]
+    assert form["file"]["description"] == ".csv, .parquet or .npz"
+    assert form["target"]["description"] == "The label column of a .csv or .parquet."
+    assert operation["description"] == "Upload a CSV, Parquet or NPZ file as a dataset to train on."

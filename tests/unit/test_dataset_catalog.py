@@ -6,10 +6,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from pydantic import ValidationError
 
 from app.datasets import DatasetRef
 from app.datasets.catalog import STAGING, DatasetCatalog
+from app.datasets.formats import FORMATS
 from app.datasets.loading import load_dataset
+from app.datasets.schemas import DatasetInfo
 from app.datasets.types import Dataset
 from app.errors import DatasetNotFound
 
@@ -79,3 +82,12 @@ def test_delete_removes_the_folder_and_then_it_is_not_found(catalog: DatasetCata
     for call in (catalog.read, catalog.delete):
         with pytest.raises(DatasetNotFound):
             call(dataset_id)
+
+
+def test_a_record_holds_any_registered_format_and_no_other(catalog: DatasetCatalog) -> None:
+    for fmt in FORMATS:
+        info = catalog.publish(labelled(), format=fmt.name, target=None, features=None, file_sha256="0" * 64)
+        assert catalog.read(info.id).format == fmt.name
+    assert DatasetInfo.model_json_schema()["properties"]["format"]["enum"] == [fmt.name for fmt in FORMATS]
+    with pytest.raises(ValidationError):
+        catalog.publish(labelled(), format="xlsx", target=None, features=None, file_sha256="0" * 64)

@@ -11,8 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from app.datasets.formats import BY_NAME, EXTENSIONS, FORMATS, ParsedUpload, UploadRequest, resolve
 from app.datasets.targets import MAX_DEFAULT_CLASSES
-from app.datasets.uploads import ParsedUpload, parse_upload, upload_format
+from app.datasets.uploads import parse_upload, upload_format
 from app.errors import InvalidUpload, TooLarge
 
 MB = 2**20
@@ -24,9 +25,16 @@ def write(tmp_path: Path, filename: str, content: bytes) -> Path:
     return path
 
 
+def parse(
+    path: Path, fmt: str, name: str, *, target: str | None = None, task: str | None = None, limit: int = MB
+) -> ParsedUpload:
+    """The file parsed as the service does: its format by name, the form's fields and the upload limit."""
+    request = UploadRequest(name, target, task)  # type: ignore[arg-type]
+    return parse_upload(path, BY_NAME[fmt], request, max_upload_bytes=limit)
+
+
 def parse_csv(tmp_path: Path, text: str, target: str | None = "label", task: str | None = None) -> ParsedUpload:
-    path = write(tmp_path, "data.csv", text.encode())
-    return parse_upload(path, "csv", "data", target, task, MB)  # type: ignore[arg-type]
+    return parse(write(tmp_path, "data.csv", text.encode()), "csv", "data", target=target, task=task)
 
 
 def refusal(call, *args, **kwargs) -> InvalidUpload:  # type: ignore[no-untyped-def]
@@ -124,20 +132,34 @@ def test_empty_and_unreadable_files_are_refused(tmp_path: Path) -> None:
     assert refusal(parse_csv, tmp_path, "").detail == "the uploaded file is empty"
     assert "cannot read the file as CSV" in refusal(parse_csv, tmp_path, "a,label\n1,x\n2,y,z,w\n").detail
     path = write(tmp_path, "data.parquet", b"not parquet at all")
-    assert "cannot read the file as Parquet" in refusal(parse_upload, path, "parquet", "d", "label", None, MB).detail
+    assert "cannot read the file as Parquet" in refusal(parse, path, "parquet", "d", target="label").detail
 
 
-def test_format_comes_from_the_extension() -> None:
-    assert [upload_format(n) for n in ("a.csv", "b.PARQUET", "c.d.npz")] == ["csv", "parquet", "npz"]
-    error = refusal(upload_format, "data.xlsx")
-    assert ".csv, .parquet, .npz" in error.detail
+def test_format_comes_from_the_extension_in_any_case() -> None:
+    assert [upload_format(n).name for n in ("a.csv", "b.PARQUET", "c.d.npz")] == ["csv", "parquet", "npz"]
+    assert [upload_format(f"data{fmt.extension.upper()}") for fmt in FORMATS] == list(FORMATS)
+
+
+def test_an_unknown_extension_is_refused_listing_every_registered_format() -> None:
+    for filename in ("data.xlsx", "data", "csv"):
+        error = refusal(upload_format, filename)
+        assert error.detail.endswith("must end in .csv, .parquet or .npz")
+        assert all(extension in error.detail for extension in EXTENSIONS)
+
+
+def test_every_format_names_a_reader_and_guard_that_exist() -> None:
+    """The registry names them as strings (so the CLI need not import pandas): a typo must fail here."""
+    for fmt in FORMATS:
+        assert callable(resolve(fmt.reader)), fmt.reader
+        assert fmt.guard is None or callable(resolve(fmt.guard.check)), fmt.guard
+    assert [fmt.name for fmt in FORMATS if fmt.guard] == ["parquet", "npz"]  # the compressed ones
 
 
 def test_parquet_upload_matches_the_same_table_as_csv(tmp_path: Path) -> None:
     frame = pd.DataFrame({"a": [1.5, 2.0, 3.0], "b": [1, 0, 1], "label": ["cat", "dog", "cat"]})
     path = tmp_path / "data.parquet"
     frame.to_parquet(path)
-    parsed = parse_upload(path, "parquet", "data", "label", None, MB)
+    parsed = parse(path, "parquet", "data", target="label")
     assert parsed.dataset.classes == ["cat", "dog"] and parsed.features == ["a", "b"]
     from_csv = parse_csv(tmp_path, frame.to_csv(index=False)).dataset
     assert parsed.dataset.sha256 == from_csv.sha256
@@ -148,13 +170,13 @@ def test_parquet_that_expands_past_the_limit_is_too_large(tmp_path: Path) -> Non
     pd.DataFrame({"a": np.zeros(200_000), "label": np.ones(200_000)}).to_parquet(path)
     assert path.stat().st_size < 100_000
     with pytest.raises(TooLarge):
-        parse_upload(path, "parquet", "zeros", "label", None, 100_000)
+        parse(path, "parquet", "zeros", target="label", limit=100_000)
 
 
 def test_npz_with_integer_labels_and_image_shaped_features(tmp_path: Path) -> None:
     x = np.arange(4 * 3 * 2, dtype=np.uint8).reshape(4, 3, 2)
     path = write(tmp_path, "d.npz", npz_bytes(x=x, y=np.array([3, 1, 3, 1])))
-    data = parse_upload(path, "npz", "images", None, None, MB).dataset
+    data = parse(path, "npz", "images").dataset
     assert data.feature_shape == [3, 2] and data.x.dtype == np.float32
     assert data.classes == ["1", "3"] and data.y.tolist() == [1, 0, 1, 0]
 
@@ -162,9 +184,9 @@ def test_npz_with_integer_labels_and_image_shaped_features(tmp_path: Path) -> No
 def test_npz_string_labels_and_float_targets(tmp_path: Path) -> None:
     x = np.ones((3, 2))
     labels = write(tmp_path, "l.npz", npz_bytes(x=x, y=np.array(["b", "a", "b"])))
-    assert parse_upload(labels, "npz", "l", None, None, MB).dataset.classes == ["a", "b"]
+    assert parse(labels, "npz", "l").dataset.classes == ["a", "b"]
     values = write(tmp_path, "v.npz", npz_bytes(x=x, y=np.array([[0.5, 1], [2, 3], [4, 5]])))
-    data = parse_upload(values, "npz", "v", None, None, MB).dataset
+    data = parse(values, "npz", "v").dataset
     assert data.task == "regression" and data.target_shape == [2]
 
 
@@ -174,34 +196,37 @@ def test_npz_object_array_is_refused_and_never_unpickled(tmp_path: Path) -> None
             return (pytest.fail, ("the upload was unpickled",))
 
     content = npz_bytes(x=np.array([[Boom()], [Boom()]], dtype=object), y=np.array([0, 1]))
-    error = refusal(parse_upload, write(tmp_path, "evil.npz", content), "npz", "evil", None, None, MB)
+    error = refusal(parse, write(tmp_path, "evil.npz", content), "npz", "evil")
     assert "never Python objects" in error.detail and error.errors[0]["loc"] == ["file", "x"]
 
 
 def test_a_pickle_named_npz_is_refused(tmp_path: Path) -> None:
     path = write(tmp_path, "p.npz", pickle.dumps({"x": [[1]], "y": [0]}))
-    assert "not an .npz" in refusal(parse_upload, path, "npz", "p", None, None, MB).detail
+    assert "not an .npz" in refusal(parse, path, "npz", "p").detail
 
 
 def test_npz_needs_x_and_y_with_matching_rows(tmp_path: Path) -> None:
     path = write(tmp_path, "a.npz", npz_bytes(x_train=np.ones((2, 2)), y_train=np.ones(2)))
-    assert "['x_train', 'y_train']" in refusal(parse_upload, path, "npz", "a", None, None, MB).detail
+    assert "['x_train', 'y_train']" in refusal(parse, path, "npz", "a").detail
     path = write(tmp_path, "b.npz", npz_bytes(x=np.ones((3, 2)), y=np.ones(2)))
-    assert "one entry per row of 'x' (3)" in refusal(parse_upload, path, "npz", "b", None, None, MB).detail
+    assert "one entry per row of 'x' (3)" in refusal(parse, path, "npz", "b").detail
     path = write(tmp_path, "c.npz", npz_bytes(x=np.ones(3), y=np.ones(3)))
-    assert "at least one feature axis" in refusal(parse_upload, path, "npz", "c", None, None, MB).detail
+    assert "at least one feature axis" in refusal(parse, path, "npz", "c").detail
 
 
 def test_npz_nan_is_refused_naming_row_and_index(tmp_path: Path) -> None:
     x = np.ones((3, 2, 2))
     x[2, 1, 0] = np.nan
-    error = refusal(parse_upload, write(tmp_path, "n.npz", npz_bytes(x=x, y=np.ones(3))), "npz", "n", None, None, MB)
+    error = refusal(parse, write(tmp_path, "n.npz", npz_bytes(x=x, y=np.ones(3))), "npz", "n")
     assert "row 2 (at index [2, 1, 0])" in error.detail and error.errors[0]["loc"] == ["file", "x", 2]
 
 
-def test_npz_refuses_a_target_field(tmp_path: Path) -> None:
+def test_npz_refuses_a_target_field_naming_the_formats_that_take_one(tmp_path: Path) -> None:
     path = write(tmp_path, "t.npz", npz_bytes(x=np.ones((2, 1)), y=np.ones(2)))
-    assert refusal(parse_upload, path, "npz", "t", "y", None, MB).errors[0]["loc"] == ["target"]
+    error = refusal(parse, path, "npz", "t", target="y")
+    assert error.errors[0]["loc"] == ["target"]
+    expected = "form field 'target' applies to .csv and .parquet files; .npz files hold their targets in array 'y'"
+    assert error.detail == expected
 
 
 def test_npz_that_expands_past_the_limit_is_too_large(tmp_path: Path) -> None:
@@ -213,7 +238,7 @@ def test_npz_that_expands_past_the_limit_is_too_large(tmp_path: Path) -> None:
             archive.writestr(f"{key}.npy", buffer.getvalue())
     assert path.stat().st_size < 20_000
     with pytest.raises(TooLarge):
-        parse_upload(path, "npz", "bomb", None, None, 20_000)
+        parse(path, "npz", "bomb", limit=20_000)
 
 
 def test_the_same_data_hashes_the_same_whatever_the_file(tmp_path: Path) -> None:

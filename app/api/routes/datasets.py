@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response
 
 from app.api.deps import CatalogDep, SettingsDep, StoreDep
+from app.datasets.formats import EXTENSIONS, FORMATS, TABLE_EXTENSIONS, phrase
 from app.datasets.receive import ReceivedUpload, receive_upload
 from app.datasets.schemas import DatasetInfo
 from app.datasets.service import create_dataset, delete_dataset
@@ -15,6 +16,8 @@ from app.registry.names import NAME_PATTERN
 from app.settings import Settings
 
 router = APIRouter(prefix="/datasets", tags=["datasets"])
+
+TARGET_HELP = f"The label column of a {phrase(TABLE_EXTENSIONS)}."
 
 # The body is streamed by hand (so the size limit holds while it arrives), so OpenAPI learns its form from here.
 UPLOAD_FORM: dict[str, Any] = {
@@ -26,9 +29,9 @@ UPLOAD_FORM: dict[str, Any] = {
                     "type": "object",
                     "required": ["file", "name"],
                     "properties": {
-                        "file": {"type": "string", "format": "binary", "description": ".csv, .parquet or .npz"},
+                        "file": {"type": "string", "format": "binary", "description": phrase(EXTENSIONS)},
                         "name": {"type": "string", "pattern": NAME_PATTERN},
-                        "target": {"type": "string", "description": "The label column of a .csv or .parquet."},
+                        "target": {"type": "string", "description": TARGET_HELP},
                         "task": {"type": "string", "enum": ["classification", "regression"]},
                     },
                 }
@@ -65,10 +68,11 @@ UploadDep = Annotated[ReceivedUpload, Depends(received_upload)]
     status_code=201,
     response_model=DatasetInfo,
     openapi_extra=UPLOAD_FORM,
+    description=f"Upload a {phrase([f.title for f in FORMATS])} file as a dataset to train on.",
     responses={400: {"description": "Malformed multipart body"}, 413: {"description": "Upload too large"}},
 )
 def upload_dataset(upload: UploadDep, catalog: CatalogDep, settings: SettingsDep, response: Response) -> DatasetInfo:
-    """Upload a CSV, Parquet or NPZ file as a dataset to train on."""
+    """The file is checked whole before anything is stored: a dataset that exists can be trained on."""
     info = create_dataset(catalog, upload, max_upload_bytes(settings))
     response.headers["Location"] = f"/datasets/{info.id}"
     return info
