@@ -3,11 +3,16 @@
 A config names classes by string, so it could name a `Lambda` (arbitrary code) or a custom class that the
 service would have to import. Every `class_name` in the tree must come from a `keras.*` module, with no
 registered custom name, and must not be `Lambda` or `TFSMLayer`; Keras' safe mode is a second line of defence.
-Keras is imported on first use, so the API pays for it only when a keras_config spec arrives.
+The API builds the model only for its shapes and size, with Keras' deferred variables, so that a config asking
+for billions of parameters costs no memory. Keras is imported on first use, so the API pays for it only when a
+keras_config spec arrives.
 """
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,25 +55,51 @@ def unsafe_classes(node: Any, path: tuple[str | int, ...] = ()) -> list[Error]:
 
 
 def deserialize(config: dict[str, Any]) -> Any:
+    """The model, with fresh weights."""
+    return _keras_model(config)
+
+
+def _keras_model(config: dict[str, Any]) -> Any:
+    """Keras consumes the config as it deserializes it (Functional pops its keys): give it a copy, so that the
+    spec's own config, stored with the job, stays whole."""
     import keras
 
-    return keras.saving.deserialize_keras_object(config, safe_mode=True)
+    return keras.saving.deserialize_keras_object(copy.deepcopy(config), safe_mode=True)
+
+
+@contextmanager
+def _without_weights() -> Iterator[None]:
+    """Variables created inside have a shape but no value (Keras' deferred initialization, as JAX tracing uses):
+    a model's shapes and parameter count without allocating its weights."""
+    import keras
+    from keras.src.backend.common import global_state  # the thread's deferred variables, not in the public API
+
+    pending = list(global_state.get_global_attribute("uninitialized_variables") or [])
+    try:
+        with keras.StatelessScope(initialize_variables=False):
+            yield
+    finally:  # forget ours, or the next scope to end in this thread would allocate them after all
+        global_state.set_global_attribute("uninitialized_variables", pending)
 
 
 def inspect_config(config: dict[str, Any]) -> ConfigModel:
-    """Build the model (without training it) to learn its shapes, or report why it cannot be built."""
+    """Build the model without weights to learn its shapes and size, or report why it cannot be built."""
     errors = unsafe_classes(config)
     if errors:
         return ConfigModel(errors=errors)
     try:
-        model = deserialize(config)
-        input_shape, output_shape = list(model.input_shape), list(model.output_shape)
+        with _without_weights():
+            model = _keras_model(config)
+            input_shape, output_shape = list(model.input_shape), list(model.output_shape)
+            params = int(model.count_params())
     except Exception as exc:  # Keras raises many types for bad configs; all mean "cannot build this"
         msg = f"Keras cannot build this config: {type(exc).__name__}: {str(exc)[:500]}"
         return ConfigModel(errors=[{"loc": ["model", "keras_config"], "msg": msg}])
-    activation = "linear"
+    return ConfigModel(input_shape[1:], output_shape[1:], params, _output_activation(model))
+
+
+def _output_activation(model: Any) -> str:
     for layer in reversed(model.layers):
         if "activation" in layer.get_config():
-            activation = str(layer.get_config()["activation"] or "linear")
-            break
-    return ConfigModel(input_shape[1:], output_shape[1:], int(model.count_params()), activation)
+            return str(layer.get_config()["activation"] or "linear")
+    return "linear"

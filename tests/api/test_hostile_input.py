@@ -3,12 +3,17 @@ stays flat, and the server still answers afterwards."""
 
 from __future__ import annotations
 
+import time
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+
+from tests.api.test_train_api import assert_problem
+from tests.support import digits_spec, iris_spec
 
 GROWTH_LIMIT_KB = 150 * 1024
 
@@ -57,3 +62,33 @@ def test_a_gzip_bomb_on_v2_infer_is_413_and_memory_stays_flat(served: TestClient
     small = zlib.compress(b'{"inputs": [{"name": "input", "shape": [1, 4], "datatype": "FP32", "data": [1, 2, 3, 4]}]}')
     after = served.post("/v2/models/iris-mlp/infer", content=small, headers={"content-encoding": "deflate"})
     assert after.status_code == 200, after.text
+
+
+def sequential_config(*layers: dict[str, Any], features: int = 4) -> dict[str, Any]:
+    """A `model.to_json()`-shaped Sequential config: an input of `features`, then `layers`."""
+    entries = [{"module": "keras.layers", "class_name": "InputLayer", "config": {"batch_shape": [None, features]}}]
+    entries += [{"module": "keras.layers", "registered_name": None, **layer} for layer in layers]
+    return {"module": "keras", "class_name": "Sequential", "config": {"name": "m", "layers": entries}}
+
+
+SOFTMAX_HEAD = {"class_name": "Dense", "config": {"units": 3, "activation": "softmax"}}
+
+
+@pytest.fixture
+def keras_imported(client: TestClient) -> None:
+    """Keras imported in the API process (once, on the first keras_config), before memory or time is measured."""
+    config = sequential_config(SOFTMAX_HEAD)
+    assert_problem(client.post("/train", json=digits_spec(model={"keras_config": config})), 422)
+
+
+def test_a_huge_keras_config_is_refused_fast_without_building_its_weights(
+    client: TestClient, keras_imported: None, peak_growth_kb: list[int]
+) -> None:
+    embedding = {"class_name": "Embedding", "config": {"input_dim": 500_000_000, "output_dim": 8}}
+    config = sequential_config(embedding, {"class_name": "Flatten", "config": {}}, SOFTMAX_HEAD)
+    started = time.perf_counter()
+    body = assert_problem(client.post("/train", json=iris_spec(model={"keras_config": config})), 422)
+    assert time.perf_counter() - started < 1.0
+    assert "4000000099 parameters, more than the limit of 20000000" in body["detail"]
+    assert client.get("/jobs").json() == []
+    assert client.post("/train", json=iris_spec()).status_code == 202
