@@ -1,11 +1,11 @@
-"""`keras_config` models: refuse anything but Keras' own classes, then let Keras build it in safe mode.
+"""`keras_config` models: refuse any class not on the allow-list, then let Keras build it in safe mode.
 
-A config names classes by string, so it could name a `Lambda` (arbitrary code) or a custom class that the
-service would have to import. Every `class_name` in the tree must come from a `keras.*` module, with no
-registered custom name, and must not be `Lambda` or `TFSMLayer`; Keras' safe mode is a second line of defence.
-The API builds the model only for its shapes and size, with Keras' deferred variables, so that a config asking
-for billions of parameters costs no memory. Keras is imported on first use, so the API pays for it only when a
-keras_config spec arrives.
+A config names classes by string, so it could name a `Lambda` (arbitrary code), a layer that reads a file, or a
+custom class the service would have to import: every `class_name` in the tree must be on `keras_classes`'
+allow-list, checked before Keras sees the config, both in the API and again where the job builds it. Keras' safe
+mode is a second line of defence. The API builds the model only for its shapes and size, with Keras' deferred
+variables, so that a config asking for billions of parameters costs no memory. Keras is imported on first use,
+so the API pays for it only when a keras_config spec arrives.
 """
 
 from __future__ import annotations
@@ -16,7 +16,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-FORBIDDEN = {"Lambda", "TFSMLayer"}
+from app.errors import InvalidSpec
+from app.training.keras_classes import allowed
+
+MAX_OBJECTS = 5_000  # Keras objects in one config: building it symbolically stays well under a second or two
 
 Error = dict[str, Any]
 
@@ -32,30 +35,46 @@ class ConfigModel:
     errors: list[Error] = field(default_factory=list)
 
 
-def unsafe_classes(node: Any, path: tuple[str | int, ...] = ()) -> list[Error]:
-    """Every object in the config tree that is not one of Keras' own, safe classes."""
-    errors: list[Error] = []
+def _objects(node: Any, path: tuple[str | int, ...] = ()) -> Iterator[tuple[tuple[str | int, ...], dict[str, Any]]]:
+    """Every object (a dict with a `class_name`) in the config tree, with where it is."""
     if isinstance(node, dict):
         if "class_name" in node:
-            name, module = node.get("class_name"), str(node.get("module") or "keras")
-            if name in FORBIDDEN or not module.startswith("keras") or node.get("registered_name") not in (None, name):
-                errors.append(
-                    {
-                        "loc": ["model", "keras_config", *path],
-                        "msg": f"class {name!r} (module {module!r}) is not allowed: only Keras' built-in layers "
-                        "are, never Lambda or custom objects",
-                    }
-                )
+            yield path, node
         for key, value in node.items():
-            errors += unsafe_classes(value, (*path, key))
+            yield from _objects(value, (*path, key))
     elif isinstance(node, list):
         for index, value in enumerate(node):
-            errors += unsafe_classes(value, (*path, index))
+            yield from _objects(value, (*path, index))
+
+
+def unsafe_classes(config: dict[str, Any]) -> list[Error]:
+    """Every object in the config that is not on the allow-list (its name only: nothing of its config is echoed)."""
+    errors: list[Error] = []
+    for count, (path, node) in enumerate(_objects(_architecture(config)), start=1):
+        if count > MAX_OBJECTS:
+            return [{"loc": ["model", "keras_config"], "msg": f"the config has more than {MAX_OBJECTS} objects"}]
+        name, module = node.get("class_name"), node.get("module")
+        if not allowed(name, module, node.get("registered_name")):
+            msg = (
+                f"class {str(name)[:100]!r} (module {str(module)[:100]!r}) is not allowed: only Keras' built-in "
+                "layers that neither read files nor run code are (no Lambda, lookup or vectorization layers, "
+                "TFSMLayer, or custom objects)"
+            )
+            errors.append({"loc": ["model", "keras_config", *path], "msg": msg})
     return errors
 
 
+def _architecture(config: dict[str, Any]) -> dict[str, Any]:
+    """The config without `compile_config`: the spec's own loss, optimizer and metrics compile the model."""
+    return {key: value for key, value in config.items() if key != "compile_config"}
+
+
 def deserialize(config: dict[str, Any]) -> Any:
-    """The model, with fresh weights."""
+    """The model, with fresh weights. Checks the allow-list itself: a sweep's sampled spec, or a job queued by
+    an older server, reaches the worker without having passed the API's checks."""
+    errors = unsafe_classes(config)
+    if errors:
+        raise InvalidSpec("; ".join(e["msg"] for e in errors), errors=errors)
     return _keras_model(config)
 
 
@@ -64,7 +83,7 @@ def _keras_model(config: dict[str, Any]) -> Any:
     spec's own config, stored with the job, stays whole."""
     import keras
 
-    return keras.saving.deserialize_keras_object(copy.deepcopy(config), safe_mode=True)
+    return keras.saving.deserialize_keras_object(copy.deepcopy(_architecture(config)), safe_mode=True)
 
 
 @contextmanager

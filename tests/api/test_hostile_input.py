@@ -3,6 +3,7 @@ stays flat, and the server still answers afterwards."""
 
 from __future__ import annotations
 
+import json
 import time
 import zlib
 from collections.abc import Iterator
@@ -92,3 +93,36 @@ def test_a_huge_keras_config_is_refused_fast_without_building_its_weights(
     assert "4000000099 parameters, more than the limit of 20000000" in body["detail"]
     assert client.get("/jobs").json() == []
     assert client.post("/train", json=iris_spec()).status_code == 202
+
+
+@pytest.mark.parametrize(
+    ("layer", "named"),
+    [
+        ({"class_name": "IntegerLookup", "config": {"vocabulary": "/etc/passwd"}}, "IntegerLookup"),
+        ({"class_name": "TextVectorization", "config": {"vocabulary": "/etc/passwd"}}, "TextVectorization"),
+        ({"class_name": "TFSMLayer", "config": {"filepath": "/etc"}}, "TFSMLayer"),
+        ({"class_name": "Dense", "module": "keras.src.layers", "config": {"units": 3}}, "keras.src.layers"),
+        ({"class_name": "Dense", "registered_name": "my>Dense", "config": {"units": 3}}, "Dense"),
+    ],
+)
+def test_keras_config_classes_off_the_allow_list_are_refused_revealing_nothing(
+    client: TestClient, layer: dict[str, Any], named: str
+) -> None:
+    config = sequential_config(layer, SOFTMAX_HEAD)
+    body = assert_problem(client.post("/train", json=iris_spec(model={"keras_config": config})), 422)
+    assert named in body["detail"] and "not allowed" in body["detail"]
+    assert body["errors"][0]["loc"] == ["model", "keras_config", "config", "layers", 1]
+    assert "root:" not in json.dumps(body) and "/etc" not in json.dumps(body)
+    assert client.get("/jobs").json() == []
+    assert client.post("/train", json=iris_spec()).status_code == 202
+
+
+def test_the_worker_side_build_checks_the_allow_list_itself() -> None:
+    """A sweep's sampled spec reaches the worker without the API's checks: building refuses it there too."""
+    from app.errors import InvalidSpec
+    from app.training.keras_config import deserialize
+
+    lookup = {"class_name": "IntegerLookup", "config": {"vocabulary": "/etc/passwd"}}
+    with pytest.raises(InvalidSpec, match="IntegerLookup"):
+        deserialize(sequential_config(lookup, SOFTMAX_HEAD))
+    assert deserialize(sequential_config(SOFTMAX_HEAD)).count_params() == 15
