@@ -126,16 +126,24 @@ def _check_regression_head(spec: TrainingSpec, data: Dataset, head: _Head) -> li
     return errors
 
 
-def _check_model(spec: TrainingSpec, data: Dataset, max_params: int) -> list[Error]:
+def _check_input_shapes(spec: TrainingSpec, data: Dataset) -> list[Error]:
+    """`input_shape` on the model, or on the first layer as Keras writes it, must be the dataset's features."""
     errors: list[Error] = []
-    if spec.model.input_shape is not None and spec.model.input_shape != data.feature_shape:
-        errors.append(
-            _err(
-                f"input_shape {spec.model.input_shape} does not match the dataset's features {data.feature_shape}",
-                "model",
-                "input_shape",
-            )
-        )
+    given: list[tuple[list[int] | None, tuple[str | int, ...]]] = [(spec.model.input_shape, ("model", "input_shape"))]
+    for index, layer in enumerate(spec.model.layers or []):
+        loc = ("model", "layers", index, "input_shape")
+        if index == 0:
+            given.append((layer.input_shape, loc))
+        elif layer.input_shape is not None:
+            errors.append(_err(f"input_shape is read on the first layer only, not on layer {index}", *loc))
+    for shape, loc in given:
+        if shape is not None and shape != data.feature_shape:
+            errors.append(_err(f"input_shape {shape} does not match the dataset's features {data.feature_shape}", *loc))
+    return errors
+
+
+def _check_model(spec: TrainingSpec, data: Dataset, max_params: int) -> list[Error]:
+    errors = _check_input_shapes(spec, data)
     if spec.model.keras_config is not None:
         from app.training.keras_config import inspect_config
 
@@ -255,7 +263,7 @@ def _check_cross_validation(spec: TrainingSpec, data: Dataset) -> list[Error]:
 
 
 def _check_workers(spec: TrainingSpec) -> list[Error]:
-    """What data-parallel training (app/training/distributed.py) does not do yet."""
+    """What data-parallel training (app/worker/ray/train_worker.py) does not do yet."""
     workers, errors = spec.resources.workers, []
     if workers == 1:
         return []

@@ -126,3 +126,26 @@ def test_the_worker_side_build_checks_the_allow_list_itself() -> None:
     with pytest.raises(InvalidSpec, match="IntegerLookup"):
         deserialize(sequential_config(lookup, SOFTMAX_HEAD))
     assert deserialize(sequential_config(SOFTMAX_HEAD)).count_params() == 15
+
+
+def test_input_shape_on_the_first_layer_is_accepted_and_checked_against_the_data(client: TestClient) -> None:
+    first = {"type": "dense", "units": 16, "activation": "relu", "input_shape": [4]}
+    assert (
+        client.post(
+            "/train", json=iris_spec(model={"layers": [first, *iris_spec()["model"]["layers"][1:]]})
+        ).status_code
+        == 202
+    )
+    layers = digits_spec()["model"]["layers"]
+    mismatch = [{**layers[0], "input_shape": [100]}, *layers[1:]]
+    body = assert_problem(client.post("/train", json=digits_spec(model={"layers": mismatch})), 422)
+    assert body["errors"] == [
+        {
+            "loc": ["model", "layers", 0, "input_shape"],
+            "msg": "input_shape [100] does not match the dataset's features [64]",
+        }
+    ]
+    late = [layers[0], {**layers[1], "input_shape": [128]}, *layers[2:]]
+    body = assert_problem(client.post("/train", json=digits_spec(model={"layers": late})), 422)
+    assert "first layer only" in body["detail"] and body["errors"][0]["loc"] == ["model", "layers", 1, "input_shape"]
+    assert len(client.get("/jobs").json()) == 1
