@@ -7,8 +7,10 @@ The requests run concurrently in one event loop with the app (httpx's ASGI trans
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import shutil
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -111,6 +113,10 @@ def test_a_forming_batch_waits_for_a_request_whose_body_is_still_arriving(
     complete request ahead of it waits and both share one model call."""
     data_dir = tmp_path / "served"
     shutil.copytree(trained_registry, data_dir)
+    # A model folder changed within the last second is re-resolved off the event loop on every request (see
+    # LocalRegistry.change_stamp); run alone, this test would start right after the fixture published.
+    settled = time.time() - 60
+    os.utime(data_dir / "registry" / "iris-mlp", (settled, settled))
     app = create_app(Settings(data_dir=data_dir, workers=0, prewarm=False, batch_max_delay_ms=10_000))
     body = orjson.dumps({"instances": [X[0].tolist()]})
 
