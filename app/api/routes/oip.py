@@ -15,7 +15,6 @@ from app.api.protocol_errors import protocol_errors, reply_response, unknown_pat
 from app.api.protocols import OIP
 from app.api.telemetry import MODEL_STATE_KEY
 from app.registry import Registry
-from app.serving.codecs import oip
 from app.serving.inference import Serving
 from app.serving.service import infer_oip, inflate_oip, parse_version
 
@@ -47,7 +46,7 @@ def _protocol_headers(request: Request) -> tuple[str | None, str | None]:
 def _metadata(registry: Registry, name: str, version: str | None) -> dict[str, Any]:
     number = registry.resolve(name, parse_version(name, version))
     versions = [v.version for v in registry.read_model(name).versions]
-    return oip.model_metadata(registry.read_version(name, number), versions)
+    return OIP.codec.model_metadata(registry.read_version(name, number), versions)
 
 
 async def _ready(serving: Serving, name: str, version: str | None) -> dict[str, Any]:
@@ -58,7 +57,7 @@ async def _ready(serving: Serving, name: str, version: str | None) -> dict[str, 
 @router.get("")
 def read_server_metadata() -> dict[str, Any]:
     """Server name, version and protocol extensions."""
-    return oip.server_metadata(__version__)
+    return OIP.codec.server_metadata(__version__)
 
 
 @router.get("/health/live")

@@ -12,7 +12,6 @@ from app.api.protocol_errors import protocol_errors, reply_response, unknown_pat
 from app.api.protocols import TFSERVING
 from app.api.telemetry import MODEL_STATE_KEY
 from app.registry import Registry
-from app.serving.codecs import tfserving
 from app.serving.inference import Serving
 from app.serving.service import parse_version, predict_tfserving
 
@@ -36,7 +35,7 @@ def _versions(registry: Registry, name: str, version: str | None, label: str | N
 
 def _metadata(registry: Registry, name: str, version: str | None, label: str | None) -> dict[str, Any]:
     number = registry.resolve(name, parse_version(name, version), label)
-    return tfserving.model_metadata(registry.read_version(name, number))
+    return TFSERVING.codec.model_metadata(registry.read_version(name, number))
 
 
 @router.post("/models/{name}:predict")
@@ -67,21 +66,21 @@ async def predict_label(name: str, label: str, request: Request, serving: Servin
 @guarded
 def read_status(name: str, registry: RegistryDep) -> dict[str, Any]:
     """Status of every version of the model."""
-    return tfserving.model_status(_versions(registry, name, None, None))
+    return TFSERVING.codec.model_status(_versions(registry, name, None, None))
 
 
 @router.get("/models/{name}/versions/{version}")
 @guarded
 def read_version_status(name: str, version: str, registry: RegistryDep) -> dict[str, Any]:
     """Status of one version."""
-    return tfserving.model_status(_versions(registry, name, version, None))
+    return TFSERVING.codec.model_status(_versions(registry, name, version, None))
 
 
 @router.get("/models/{name}/labels/{label}")
 @guarded
 def read_label_status(name: str, label: str, registry: RegistryDep) -> dict[str, Any]:
     """Status of the version a label points at."""
-    return tfserving.model_status(_versions(registry, name, None, label))
+    return TFSERVING.codec.model_status(_versions(registry, name, None, label))
 
 
 @router.get("/models/{name}/metadata")
