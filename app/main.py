@@ -66,6 +66,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         max_request_bytes=int(settings.max_request_mb * 2**20),
     )
     app.state.metrics.watch(app.state.model_cache.describe, store.count_by_status, [s.value for s in JobStatus])
+    app.state.metrics.label_models(app.state.serving.resolver.has_resolved)
     app.state.supervisor = None
     if settings.workers > 0:
         app.state.supervisor = Supervisor(settings, store, app.state.sweeps)

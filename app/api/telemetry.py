@@ -1,7 +1,9 @@
 """Request metrics for every route: a pure ASGI middleware (no per-request task or body copy, unlike
 BaseHTTPMiddleware) that counts and times requests by method, route template, model and status.
 
-Prediction routes name their model in `request.state.maas_model`; the route template comes from the match.
+Prediction routes name their model in `request.state.maas_model`; `Metrics` keeps that label only for models
+that exist (a made-up name is `_unknown`), so that clients cannot add series. The route template comes from the
+match.
 """
 
 from __future__ import annotations

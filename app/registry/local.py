@@ -73,13 +73,12 @@ class LocalRegistry(Registry):
         times may be a few milliseconds coarse (as git does with "racy" index entries)."""
         if not is_valid_name(name):
             return None
-        folder = self._folders.get(name)
-        if folder is None:
-            folder = self._folders[name] = str(self.root / name)
+        folder = self._folders.get(name) or str(self.root / name)
         try:
             stamp = os.stat(folder).st_mtime_ns
         except OSError:
             return None
+        self._folders[name] = folder  # only names that exist: made-up ones must not grow this
         return stamp if time.time_ns() - stamp > _RACY_NS else None
 
     # --- primitives -----------------------------------------------------------------------------------

@@ -18,6 +18,8 @@ from app.serving.batcher import BatchStats
 
 log = logging.getLogger("maas.metrics")
 
+UNKNOWN_MODEL = "_unknown"  # the one label of every model name that does not exist
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})  # others: "other"
 LATENCY = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 SIZES = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 
@@ -28,6 +30,7 @@ class Metrics:
         self._state: _StateCollector | None = None
         self._request_children: dict[tuple[str, str, str, int], tuple[Any, Any]] = {}
         self._batch_children: dict[Hashable, tuple[Any, ...]] = {}
+        self._known_model: Callable[[str], bool] = lambda name: False
         per_route = ["method", "route", "model"]
         per_model = ["model", "version"]
         self.requests = Counter(
@@ -72,7 +75,16 @@ class Metrics:
             registry=self.registry,
         )
 
+    def label_models(self, known: Callable[[str], bool]) -> None:
+        """Label requests with a model name only when `known(name)`; others are counted as `_unknown`. Every
+        label value is a series kept forever: a client's made-up names and methods must not add any."""
+        self._known_model = known
+
     def observe_request(self, method: str, route: str, model: str, status: int, seconds: float) -> None:
+        if model and not self._known_model(model):
+            model = UNKNOWN_MODEL
+        if method not in METHODS:
+            method = "other"
         key = (method, route, model, status)
         children = self._request_children.get(key)
         if children is None:  # `labels()` takes a lock and builds a key each time: look each series up once

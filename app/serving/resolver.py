@@ -18,6 +18,7 @@ class VersionResolver:
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
         self._cache: dict[Query, tuple[Hashable, int]] = {}
+        self._resolved: set[str] = set()
 
     def cached(self, name: str, version: int | None = None, alias: str | None = None) -> int | None:
         """The version number if a cached answer is still trusted, else None; cheap (safe on the event loop)."""
@@ -31,9 +32,15 @@ class VersionResolver:
         number = self._lookup(query, stamp)
         if number is None:
             number = self.registry.resolve(name, version, alias)
+            self._resolved.add(name)
             if stamp is not None:
                 self._cache[query] = (stamp, number)
         return number
+
+    def has_resolved(self, name: str) -> bool:
+        """Whether a request ever named this model and found it: a name that may label metrics, where made-up
+        names must not (each would be a series of its own)."""
+        return name in self._resolved
 
     def _lookup(self, query: Query, stamp: Hashable | None) -> int | None:
         cached = self._cache.get(query)

@@ -149,3 +149,22 @@ def test_input_shape_on_the_first_layer_is_accepted_and_checked_against_the_data
     body = assert_problem(client.post("/train", json=digits_spec(model={"layers": late})), 422)
     assert "first layer only" in body["detail"] and body["errors"][0]["loc"] == ["model", "layers", 1, "input_shape"]
     assert len(client.get("/jobs").json()) == 1
+
+
+def test_made_up_model_names_share_one_metrics_label(served: TestClient) -> None:
+    row = {"instances": [[5.1, 3.5, 1.4, 0.2]]}
+    infer = {"inputs": [{"name": "input", "shape": [1, 4], "datatype": "FP32", "data": [5.1, 3.5, 1.4, 0.2]}]}
+    for i in range(30):
+        assert served.post(f"/v1/models/made-up-{i}:predict", json=row).status_code == 404
+        assert served.post(f"/v2/models/made-up-{i}/infer", json=infer).status_code == 404
+        assert served.post("/predict", json={"model": f"made-up-{i}", **row}).status_code == 404
+    served.request("FROBNICATE", "/predict")
+    assert served.post("/v1/models/iris-mlp:predict", json=row).status_code == 200
+    assert served.post("/v2/models/iris-mlp/infer", json=infer).status_code == 200
+    assert served.post("/predict", json={"model": "iris-mlp", **row}).status_code == 200
+    text = served.get("/metrics").text
+    assert "made-up" not in text and "FROBNICATE" not in text
+    assert 'model="_unknown",route="/v1/models/{name}:predict",status="404"} 30.0' in text
+    assert 'model="_unknown",route="/v2/models/{name}/infer",status="404"} 30.0' in text
+    assert 'route="/predict",status="404"} 30.0' in text  # /predict names its model once it has answered
+    assert 'model="iris-mlp",route="/predict",status="200"} 1.0' in text
