@@ -21,10 +21,19 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+MAX_VERSION_DIGITS = 18  # any version number maas gives fits an int64
+
+
 def parse_version(name: str, version: str | None) -> int | None:
-    """A version given in a URL path; a non-number is a version that does not exist."""
+    """A version given in a URL path; a non-number, or one longer than any version can be (Python refuses to
+    read a number of over 4,300 digits), is a version that does not exist."""
     if version is None:
         return None
+    if len(version) > MAX_VERSION_DIGITS:
+        raise VersionNotFound(
+            f"model {name!r} has no version {version[:20]!r}... ({len(version)} characters): a version is a "
+            f"number of at most {MAX_VERSION_DIGITS} digits"
+        )
     if not (version.isascii() and version.isdigit()) or int(version) < 1:
         raise VersionNotFound(f"model {name!r} has no version {version!r}")
     return int(version)

@@ -168,3 +168,16 @@ def test_made_up_model_names_share_one_metrics_label(served: TestClient) -> None
     assert 'model="_unknown",route="/v2/models/{name}/infer",status="404"} 30.0' in text
     assert 'route="/predict",status="404"} 30.0' in text  # /predict names its model once it has answered
     assert 'model="iris-mlp",route="/predict",status="200"} 1.0' in text
+
+
+def test_a_5000_digit_version_is_a_4xx_naming_the_problem(served: TestClient) -> None:
+    version = "7" * 5000
+    for path in (f"/v1/models/iris-mlp/versions/{version}", f"/v2/models/iris-mlp/versions/{version}"):
+        response = served.get(path)
+        assert response.status_code == 404, response.text
+        assert "5000 characters" in response.json()["error"] and "at most 18 digits" in response.json()["error"]
+    row = {"instances": [[5.1, 3.5, 1.4, 0.2]]}
+    assert served.post(f"/v1/models/iris-mlp/versions/{version}:predict", json=row).status_code == 404
+    body = assert_problem(served.get(f"/models/iris-mlp/versions/{version}"), 422)
+    assert body["errors"][0]["loc"] == ["path", "version"]
+    assert served.get("/v2/models/iris-mlp/versions/1").status_code == 200
