@@ -18,6 +18,7 @@ from app import __version__
 from app.api import problems
 from app.api.auth import ApiKeyMiddleware, ApiKeys
 from app.api.fastpath import DirectRoutes, direct_routes
+from app.api.hosts import OpenModeGuard
 from app.api.limits import BodyLimitMiddleware
 from app.api.protocols import PROTOCOLS
 from app.api.routes import (
@@ -116,10 +117,13 @@ def _native_telemetry() -> TelemetryConfig | None:
 
 
 def _protect(app: FastAPI, settings: Settings) -> None:
-    """Body-size cap, then API keys outermost: an unauthenticated request is refused before its body is read."""
+    """Body-size cap, then API keys outermost: an unauthenticated request is refused before its body is read.
+    Without keys, the open-mode guard is outermost instead: no foreign Host, no form bodies from web pages."""
     app.add_middleware(BodyLimitMiddleware, max_bytes=int(settings.max_request_mb * 2**20))
     if settings.api_keys is not None:
         app.add_middleware(ApiKeyMiddleware, keys=ApiKeys.parse(settings.api_keys.get_secret_value()))
+    else:
+        app.add_middleware(OpenModeGuard, allowed_hosts=settings.allowed_host_names)
 
 
 app = create_app()

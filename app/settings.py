@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     api_keys: SecretStr | None = Field(
         None, description="Comma-separated KEY:ROLE pairs (roles: admin, predict); unset = no auth."
     )
+    allowed_hosts: str = Field(
+        "",
+        description="Comma-separated Host names answered with MAAS_API_KEYS unset, besides loopback; * = any.",
+    )
     max_upload_mb: float = Field(100.0, gt=0, description="Largest dataset upload, in MiB.")
     batch_max_size: int = Field(64, ge=1, description="Most rows merged into one model call by the batcher.")
     batch_max_delay_ms: float = Field(2.0, ge=0, description="Longest a request waits for batch-mates.")
@@ -66,6 +70,17 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'maas.db').resolve()}"
+
+    @property
+    def allowed_host_names(self) -> frozenset[str]:
+        """MAAS_ALLOWED_HOSTS as lowercased names."""
+        return frozenset(filter(None, (name.strip().lower() for name in self.allowed_hosts.split(","))))
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        """`MAAS_API_KEYS=` (as compose passes an unset variable) means no keys, not an empty key list."""
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("registry_dir", "datasets_location", mode="before")
     @classmethod

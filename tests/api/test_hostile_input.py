@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from app.main import create_app
+from app.settings import Settings
 from tests.api.test_train_api import assert_problem
 from tests.support import digits_spec, iris_spec
 
@@ -181,3 +183,53 @@ def test_a_5000_digit_version_is_a_4xx_naming_the_problem(served: TestClient) ->
     body = assert_problem(served.get(f"/models/iris-mlp/versions/{version}"), 422)
     assert body["errors"][0]["loc"] == ["path", "version"]
     assert served.get("/v2/models/iris-mlp/versions/1").status_code == 200
+
+
+@pytest.fixture
+def product_defaults(tmp_path: Path) -> Iterator[TestClient]:
+    """Open mode with the product's MAAS_ALLOWED_HOSTS (none), not the tests' `testserver`."""
+    settings = Settings(data_dir=tmp_path / "open", workers=0, prewarm=False, allowed_hosts="")
+    with TestClient(create_app(settings), base_url="http://localhost:8000") as client:
+        yield client
+
+
+def test_open_mode_answers_only_loopback_hosts_and_the_allowed_ones(
+    product_defaults: TestClient, tmp_path: Path
+) -> None:
+    rebound = product_defaults.get("/models", headers={"host": "evil.example:8000"})
+    body = assert_problem(rebound, 400)
+    assert "'evil.example'" in body["detail"] and "MAAS_ALLOWED_HOSTS" in body["detail"]
+    v2 = product_defaults.get("/v2/models/m", headers={"host": "evil.example"})
+    assert v2.status_code == 400 and "MAAS_ALLOWED_HOSTS" in v2.json()["error"]
+    for host in ("localhost:8000", "127.0.0.1:8000", "[::1]:8000", "app.localhost"):
+        assert product_defaults.get("/models", headers={"host": host}).status_code == 200, host
+    listed = Settings(data_dir=tmp_path / "listed", workers=0, prewarm=False, allowed_hosts="maas.internal")
+    with TestClient(create_app(listed), base_url="http://MAAS.internal") as client:
+        assert client.get("/models").status_code == 200
+    keyed = Settings(data_dir=tmp_path / "keyed", workers=0, prewarm=False, allowed_hosts="", api_keys="k:admin")
+    with TestClient(create_app(keyed), base_url="http://maas.example") as client:  # keys: any Host
+        assert client.get("/models", headers={"x-api-key": "k"}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("path", "content_type"),
+    [
+        ("/predict", "text/plain"),
+        ("/train", "application/x-www-form-urlencoded"),
+        ("/jobs/some-id/cancel", "text/plain;charset=UTF-8"),
+        ("/v1/models/m:predict", "multipart/form-data; boundary=x"),
+    ],
+)
+def test_open_mode_refuses_form_and_plain_text_posts(
+    product_defaults: TestClient, path: str, content_type: str
+) -> None:
+    body = b'{"model": "iris-mlp", "instances": [[1, 2, 3, 4]]}'
+    response = product_defaults.post(path, content=body, headers={"content-type": content_type})
+    assert response.status_code == 415, response.text
+    message = response.json().get("detail") or response.json().get("error")
+    assert "expects JSON" in message and "application/json" in message
+    upload = product_defaults.post("/datasets", files={"file": ("x.csv", b"a,b\n1,2\n")}, data={"target": "b"})
+    assert upload.status_code != 415
+    assert (
+        product_defaults.post("/predict", content=body, headers={"content-type": "application/json"}).status_code == 404
+    )
