@@ -33,6 +33,7 @@ from app.api.routes import (
     ui,
 )
 from app.api.telemetry import RequestMetrics
+from app.grpc.server import start_grpc
 from app.jobs.schemas import JobStatus
 from app.jobs.store import JobStore
 from app.registry import open_registry
@@ -68,6 +69,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     )
     app.state.metrics.watch(app.state.model_cache.describe, store.count_by_status, [s.value for s in JobStatus])
     app.state.metrics.label_models(app.state.serving.resolver.has_resolved)
+    role_of = None if settings.api_keys is None else ApiKeys.parse(settings.api_keys.get_secret_value()).role_of
+    app.state.grpc = await start_grpc(settings, app.state.serving, app.state.metrics.registry, role_of)
     app.state.supervisor = None
     if settings.workers > 0:
         app.state.supervisor = Supervisor(settings, store, app.state.sweeps)
@@ -78,6 +81,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        if app.state.grpc is not None:  # drained first: its calls in flight still need the batcher
+            await app.state.grpc.stop()
         if app.state.supervisor is not None:
             app.state.supervisor.stop()
         await app.state.serving.close()

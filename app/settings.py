@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     batch_max_delay_ms: float = Field(2.0, ge=0, description="Longest a request waits for batch-mates.")
     host: str = Field("127.0.0.1", description="Address `maas serve` listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port `maas serve` listens on.")
+    grpc_host: str = Field("127.0.0.1", description="Address the gRPC server listens on.")
+    grpc_port: int = Field(8001, ge=0, le=65535, description="Port of the gRPC server (as Triton's); 0 = no gRPC.")
     poll_interval_s: float = Field(0.5, gt=0, description="How often a worker looks for queued jobs.")
     heartbeat_interval_s: float = Field(2.0, gt=0, description="How often a running job's heartbeat is written.")
     stale_after_s: float = Field(30.0, gt=0, description="A running job silent this long is requeued.")

@@ -11,6 +11,8 @@ import pytest
 from app.settings import Settings
 from tests.s3 import new_bucket, s3_server
 
+# gRPC off (MAAS_GRPC_PORT=0) in apps built by tests, unless a test turns it on: they would all want port 8001.
+os.environ.setdefault("MAAS_GRPC_PORT", "0")
 # Starlette's TestClient sends `Host: testserver`, which open mode refuses like any name that is not loopback:
 # every Settings built in the tests (read from the environment) answers it. Not a product default.
 os.environ.setdefault("MAAS_ALLOWED_HOSTS", "testserver")

@@ -25,6 +25,7 @@ def free_port() -> int:
 
 def maas_env(data_dir: Path, **overrides: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAAS_")}
+    env["MAAS_GRPC_PORT"] = "0"  # gRPC off unless a test turns it on: every server would want port 8001
     env.update(
         MAAS_DATA_DIR=str(data_dir),
         MAAS_HOST="127.0.0.1",

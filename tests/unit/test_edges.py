@@ -22,6 +22,8 @@ WEB = {"fastapi", "starlette"}
 ML = {"tensorflow", "keras", "tf_keras"}
 WEB_ALLOWED = ("api/", "main.py")
 ML_ALLOWED = ("training/", "serving/", "worker/")
+GRPC = {"grpc", "grpc_health", "grpc_reflection", "tritonclient", "tensorflow_serving"}
+GRPC_ALLOWED = ("grpc/",)
 
 
 def imported_modules(source: str) -> set[str]:
@@ -96,6 +98,10 @@ def test_only_the_api_package_and_main_import_fastapi_or_starlette() -> None:
 
 def test_only_training_serving_and_worker_import_tensorflow_or_keras() -> None:
     assert offenders(ML, ML_ALLOWED) == []
+
+
+def test_only_the_grpc_package_imports_grpcio_or_its_stubs() -> None:
+    assert offenders(GRPC, GRPC_ALLOWED) == []
 
 
 def test_unit_tests_import_no_tensorflow_web_framework_or_training_code() -> None:

@@ -1,0 +1,1 @@
+"""TensorFlow Serving's protocol, trimmed to what maas serves, and its compiled descriptors."""
