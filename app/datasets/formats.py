@@ -35,7 +35,8 @@ class ParsedUpload:
 @dataclass(frozen=True)
 class ExpansionGuard:
     """Refuses (413) a compressed file that would take more than `times` the upload limit in memory, judged from
-    its header before anything is decompressed: `check(path, max_bytes)` raises TooLarge."""
+    its header before anything is decompressed: `check(path, max_bytes)` raises TooLarge, or InvalidUpload (422)
+    for what the header shows cannot be held safely (a nested Parquet column, an array of Python objects)."""
 
     check: str
     times: int = 16
@@ -67,8 +68,8 @@ FORMATS: tuple[UploadFormat, ...] = (
     UploadFormat(
         "parquet",
         "Parquet",
-        reader="app.datasets.tables:read_parquet",
-        guard=ExpansionGuard("app.datasets.tables:check_parquet_size"),
+        reader="app.datasets.parquet:read_parquet",
+        guard=ExpansionGuard("app.datasets.parquet:check_parquet_size"),
     ),
     UploadFormat(
         "npz",

@@ -1,4 +1,5 @@
-"""CSV and Parquet uploads: one column (`target`) holds the labels, every other column is a numeric feature.
+"""Table uploads (CSV here; Parquet's footer checks in `parquet`): one column (`target`) holds the labels, every
+other column is a numeric feature.
 
 Feature columns must hold numbers (booleans count as 0 and 1) that are finite; each problem names the column and
 the first row where it shows, for all columns at once, so that a file can be fixed in one go.
@@ -6,6 +7,7 @@ the first row where it shows, for all columns at once, so that a file can be fix
 
 from __future__ import annotations
 
+import reprlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -13,38 +15,21 @@ from typing import TypeVar
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from app.datasets.checks import nonfinite_columns, rejected, rejected_all
 from app.datasets.formats import ParsedUpload, UploadRequest
 from app.datasets.targets import encode_targets
 from app.datasets.types import Dataset
-from app.errors import InvalidUpload, TooLarge
+from app.errors import InvalidUpload
 
 T = TypeVar("T")
 
 
 def read_csv(path: Path, request: UploadRequest) -> ParsedUpload:
-    return _table_upload(_readable(lambda: pd.read_csv(path, low_memory=False), "CSV"), request)
+    return table_upload(readable(lambda: pd.read_csv(path, low_memory=False), "CSV"), request)
 
 
-def read_parquet(path: Path, request: UploadRequest) -> ParsedUpload:
-    return _table_upload(_readable(lambda: pd.read_parquet(path, engine="pyarrow"), "Parquet"), request)
-
-
-def check_parquet_size(path: Path, max_bytes: int) -> None:
-    """Parquet is encoded and compressed (a column of zeros takes a few bytes): from the footer alone, refuse a
-    file whose cells, at 8 bytes each in memory, would take more than `max_bytes`."""
-    meta = _readable(lambda: pq.ParquetFile(path).metadata, "Parquet")
-    expanded = meta.num_rows * meta.num_columns * 8
-    if expanded > max_bytes:
-        raise TooLarge(
-            f"the Parquet file holds {meta.num_rows} rows of {meta.num_columns} columns, about {expanded} bytes "
-            f"in memory, more than the {max_bytes} accepted"
-        )
-
-
-def _readable(read: Callable[[], T], title: str) -> T:
+def readable(read: Callable[[], T], title: str) -> T:
     """What `read` returns; 422 when the file cannot be read as the format `title` names."""
     try:
         return read()
@@ -52,7 +37,7 @@ def _readable(read: Callable[[], T], title: str) -> T:
         raise rejected(f"cannot read the file as {title}: {exc}") from exc
 
 
-def _table_upload(frame: pd.DataFrame, request: UploadRequest) -> ParsedUpload:
+def table_upload(frame: pd.DataFrame, request: UploadRequest) -> ParsedUpload:
     """The Dataset and the feature column names, in the order the model will expect them."""
     frame.columns = [str(c) for c in frame.columns]
     columns = list(frame.columns)
@@ -101,22 +86,52 @@ def _is_numeric(column: pd.Series) -> bool:
 
 def _non_numeric(column: pd.Series, name: str) -> tuple[str, list[str | int]]:
     """Name the first cell that is not a number, or the column's type when no single cell is to blame."""
-    try:
-        bad = (pd.to_numeric(column, errors="coerce").isna() & column.notna()).to_numpy()
-    except (TypeError, ValueError):
-        bad = np.zeros(len(column), dtype=bool)
+    bad = _not_numbers(column)
     if bad.any():
         row = int(np.argmax(bad))
-        return f"feature column {name!r} is not numeric: row {row} holds {column.iloc[row]!r}", [name, row]
-    return f"feature column {name!r} holds {column.dtype} values, not numbers", [name]
+        return f"feature column {name!r} is not numeric: row {row} holds {_quoted(column.iloc[row])}", [name, row]
+    return f"feature column {name!r} holds {_value_dtype(column)} values, not numbers", [name]
+
+
+def _quoted(value: object) -> str:
+    """A cell as a message quotes it, cut short: a hostile file's cell may hold megabytes."""
+    shown = reprlib.Repr()
+    shown.maxstring = 80
+    return shown.repr(value)
+
+
+def _not_numbers(column: pd.Series) -> np.ndarray:
+    """Per row, whether it holds a value that is not a number; a categorical column's distinct values are
+    judged once each (a Parquet text column repeats one value in many rows, and decoding it per row could take
+    gigabytes)."""
+    if not isinstance(column.dtype, pd.CategoricalDtype):
+        return _unparsable(column)
+    codes = column.cat.codes.to_numpy()
+    return _unparsable(pd.Series(column.cat.categories))[codes] & (codes >= 0)
+
+
+def _unparsable(values: pd.Series) -> np.ndarray:
+    try:
+        return (pd.to_numeric(values, errors="coerce").isna() & values.notna()).to_numpy()
+    except (TypeError, ValueError):
+        return np.zeros(len(values), dtype=bool)
+
+
+def _value_dtype(column: pd.Series) -> object:
+    return column.dtype.categories.dtype if isinstance(column.dtype, pd.CategoricalDtype) else column.dtype
 
 
 def _target_values(column: pd.Series) -> np.ndarray:
-    """Numbers and booleans keep their dtype (it decides the task); anything else becomes text labels."""
+    """Numbers and booleans keep their dtype (it decides the task); anything else becomes text labels, as an
+    object array of `str` (a fixed-width text array would give every row the width of the longest label), in
+    which a categorical column's rows share its distinct values."""
     if pd.api.types.is_bool_dtype(column):
         return column.to_numpy(dtype=bool)
     if pd.api.types.is_integer_dtype(column):
         return column.to_numpy(dtype=np.int64)
     if pd.api.types.is_float_dtype(column):
         return column.to_numpy(dtype=np.float64)
-    return column.astype(str).to_numpy(dtype=str)
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        names = np.array([str(value) for value in column.cat.categories], dtype=object)
+        return names[column.cat.codes.to_numpy()]
+    return column.astype(str).to_numpy(dtype=object)

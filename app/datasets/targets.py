@@ -89,6 +89,4 @@ def _comparable_labels(values: np.ndarray, label: str, loc: str) -> np.ndarray:
             return np.char.decode(values, "utf-8")
         except UnicodeDecodeError as exc:
             raise rejected(f"{label} holds byte strings that are not UTF-8 text", loc) from exc
-    if kind == "O":
-        return values.astype(str)
-    return values
+    return values  # an object array holds `str` labels (tables make it so): never widened to fixed width

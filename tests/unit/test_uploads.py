@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from app.datasets.formats import BY_NAME, EXTENSIONS, FORMATS, ParsedUpload, UploadRequest, resolve
@@ -245,3 +247,43 @@ def test_the_same_data_hashes_the_same_whatever_the_file(tmp_path: Path) -> None
     first = parse_csv(tmp_path, "a,label\n1,x\n2,y\n").dataset.sha256
     assert parse_csv(tmp_path, "a,label\n1.0,x\n2.0,y\n").dataset.sha256 == first
     assert parse_csv(tmp_path, "a,label\n1,x\n2,z\n").dataset.sha256 != first
+
+
+def test_parquet_whose_row_groups_declare_more_than_the_limit_is_too_large(tmp_path: Path) -> None:
+    """Few rows, so the cell count passes; the text the row groups declare, uncompressed, does not."""
+    path = tmp_path / "text.parquet"
+    frame = pd.DataFrame({"a": np.zeros(40), "label": [f"{i:04d}" + "z" * MB for i in range(40)]})
+    pq.write_table(pa.Table.from_pandas(frame), path, use_dictionary=False, compression="zstd")
+    assert path.stat().st_size < 100_000
+    with pytest.raises(TooLarge, match="declares 4[0-9]{7} bytes of uncompressed data"):
+        parse(path, "parquet", "text", target="label", limit=MB)
+
+
+def test_parquet_nested_columns_are_refused_naming_the_column(tmp_path: Path) -> None:
+    path = tmp_path / "nested.parquet"
+    pq.write_table(pa.table({"point": [{"x": 1.0, "y": 2.0}] * 2, "label": [0, 1]}), path)
+    error = refusal(parse, path, "parquet", "nested", target="label")
+    assert error.detail.startswith("column 'point' holds struct<x: double, y: double> values")
+    assert error.errors[0]["loc"] == ["file", "point"]
+
+
+def test_a_long_csv_label_does_not_widen_every_row(tmp_path: Path) -> None:
+    """A fixed-width text array would give 100,000 rows the 100 KB width of one label: 40 GB."""
+    text = "a,label\n" + "1,a\n" * 100_000 + f"2,{'b' * 100_000}\n"
+    data = parse(write(tmp_path, "wide.csv", text.encode()), "csv", "wide", target="label", limit=MB).dataset
+    assert [len(name) for name in data.classes or []] == [1, 100_000] and data.y.sum() == 1
+
+
+def test_an_npz_member_that_is_no_npy_array_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "raw.npz"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("x", b"not an array")
+        archive.writestr("y.npy", npz_member(np.zeros(2)))
+    error = refusal(parse, path, "npz", "raw")
+    assert error.detail.startswith("array 'x' is not a readable .npy array") and error.errors[0]["loc"] == ["file", "x"]
+
+
+def npz_member(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
