@@ -6,8 +6,11 @@ does) into a temp registry, starts a real `maas serve` (API only) on loopback ov
 side by side with:
   (a) the raw compiled model call in this process (ONNX Runtime and the compiled TensorFlow function) — the floor;
   (b) a plain FastAPI endpoint calling `model.predict` per request — what a user writes by hand;
-  (c) an empty FastAPI endpoint that only parses the same body with orjson — the HTTP floor.
-(b) and (c) run in `bench/baseline_app.py` under uvicorn, configured as maas is. Prints a Markdown report.
+  (c) an empty FastAPI endpoint that only parses the same body with orjson — the HTTP floor;
+  (d) an empty gRPC servicer that only decodes the same ModelInferRequest — the gRPC floor.
+(b) and (c) run in `bench/baseline_app.py` under uvicorn, configured as maas is, (d) in `bench/grpc_load.py`.
+maas' gRPC ModelInfer (raw tensors, as `tritonclient.grpc` sends them) is loaded by grpc.aio clients; the HTTP
+endpoints by wrk or httpx. Prints a Markdown report.
 
     .venv/bin/python bench/serving.py [--duration 2] [--rounds 3] [--concurrency 1 8 64]
 """
@@ -29,6 +32,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import grpc_load  # bench/grpc_load.py: this script's own directory comes first on sys.path
 import httpx
 import numpy as np
 import orjson
@@ -198,6 +202,17 @@ def httpx_load(url: str, body: bytes, concurrency: int, duration: float) -> Load
     )
 
 
+def grpc_cell(target: str, request: bytes, concurrency: int, duration: float) -> Load:
+    latencies, errors = grpc_load.load(target, request, concurrency, duration)
+    latencies.sort()
+    return Load(
+        len(latencies) / duration,
+        latencies[len(latencies) // 2] * 1e3,
+        latencies[int(len(latencies) * 0.99)] * 1e3,
+        errors,
+    )
+
+
 def raw_calls(version_dir: Path, meta: dict[str, object]) -> dict[str, float]:
     """Median time in ms of one in-process call at batch 1 and 64, per runtime (the floor)."""
     from app.registry import ModelVersion
@@ -243,7 +258,7 @@ def main() -> None:
     args = parser.parse_args()
     use_wrk = shutil.which("wrk") is not None
     workdir = Path(tempfile.mkdtemp(prefix="maas-bench-"))
-    port, base_port = free_port(), free_port()
+    port, base_port, grpc_port, floor_port = free_port(), free_port(), free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAAS_")}
     env.update(
         MAAS_DATA_DIR=str(workdir / "data"),
@@ -251,6 +266,7 @@ def main() -> None:
         MAAS_PREWARM="false",
         MAAS_LOG_LEVEL="WARNING",
         MAAS_BATCH_MAX_DELAY_MS=args.batch_max_delay_ms,
+        MAAS_GRPC_PORT=str(grpc_port),
         TF_CPP_MIN_LOG_LEVEL="2",
     )
     meta = publish_mlp(workdir / "data")
@@ -267,6 +283,10 @@ def main() -> None:
             env=env,
         )
         procs.append(base)
+        floor = subprocess.Popen(
+            [sys.executable, str(ROOT / "bench" / "grpc_load.py"), "floor", str(floor_port)], env=env
+        )
+        procs.append(floor)
         base_url = f"http://127.0.0.1:{base_port}"
         wait_healthy(base_url, "/docs", base)
         row = np.random.default_rng(2).random(784, dtype=np.float32).tolist()
@@ -278,9 +298,16 @@ def main() -> None:
             "maas /v2 infer": (f"{url}/v2/models/{MODEL}/infer", payloads["v2"]),
             "(b) hand-written model.predict": (f"{base_url}/predict", payloads["hand"]),
         }
+        request = grpc_load.infer_request(MODEL, np.asarray(row, dtype=np.float32))
+        grpc_targets = {
+            "(d) empty gRPC servicer": f"127.0.0.1:{floor_port}",
+            "maas gRPC ModelInfer": f"127.0.0.1:{grpc_port}",
+        }
         for name, (target, body) in targets.items():  # correct answers first, and warm everything up
             response = httpx.post(target, content=body, headers={"content-type": "application/json"}, timeout=60)
             assert response.status_code == 200, (name, response.text)
+        for name, target in grpc_targets.items():
+            assert grpc_cell(target, request, 1, 0.5).errors == 0, name
         runs: dict[tuple[str, int], list[Load]] = {}
         for round_ in range(args.rounds):  # rounds interleave the servers, so a noisy moment hits all alike
             for concurrency in args.concurrency:
@@ -289,6 +316,10 @@ def main() -> None:
                         load = wrk(target, body, concurrency, args.duration, workdir)
                     else:
                         load = httpx_load(target, body, concurrency, args.duration)
+                    runs.setdefault((name, concurrency), []).append(load)
+                    print(f"  round {round_ + 1} {name} c={concurrency}: {load}", file=sys.stderr)
+                for name, target in grpc_targets.items():
+                    load = grpc_cell(target, request, concurrency, args.duration)
                     runs.setdefault((name, concurrency), []).append(load)
                     print(f"  round {round_ + 1} {name} c={concurrency}: {load}", file=sys.stderr)
                 wait_idle(f"{base_url}/empty", payloads["empty"])
@@ -356,6 +387,14 @@ def report(
             f"c={hi} {share:.0%} of empty ({'met' if share >= 0.7 else 'MISSED'}), {speedup:.0f}x hand-written "
             f"({'met' if speedup >= 10 else 'MISSED'})"
         )
+    grpc, rest, floor_ = (results[n, hi] for n in ("maas gRPC ModelInfer", "maas /v2 infer", "(d) empty gRPC servicer"))
+    p50, rest_p50 = results["maas gRPC ModelInfer", lo].p50_ms, results["maas /v2 infer", lo].p50_ms
+    print(
+        f"- maas gRPC ModelInfer (targets: c={hi} >= 1.5x /v2 REST and >= 70% of the empty servicer, c={lo} p50 <= "
+        f"REST's): c={hi} {grpc.rps / rest.rps:.2f}x /v2 ({'met' if grpc.rps >= 1.5 * rest.rps else 'MISSED'}), "
+        f"{grpc.rps / floor_.rps:.0%} of empty servicer ({'met' if grpc.rps >= 0.7 * floor_.rps else 'MISSED'}); "
+        f"c={lo} p50 {p50:.2f} ms vs {rest_p50:.2f} ms ({'met' if p50 <= rest_p50 else 'MISSED'})"
+    )
 
 
 if __name__ == "__main__":
