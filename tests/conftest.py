@@ -13,9 +13,10 @@ from tests.s3 import new_bucket, s3_server
 
 # gRPC off (MAAS_GRPC_PORT=0) in apps built by tests, unless a test turns it on: they would all want port 8001.
 os.environ.setdefault("MAAS_GRPC_PORT", "0")
-# Starlette's TestClient sends `Host: testserver`, which open mode refuses like any name that is not loopback:
-# every Settings built in the tests (read from the environment) answers it. Not a product default.
-os.environ.setdefault("MAAS_ALLOWED_HOSTS", "testserver")
+# Starlette's TestClient sends `Host: testserver` (and the in-process httpx clients `maas.test` or `maas`), which
+# open mode refuses like any name that is not loopback: every Settings built in the tests (read from the
+# environment) answers them. Not a product default.
+os.environ.setdefault("MAAS_ALLOWED_HOSTS", "testserver,maas.test,maas")
 
 
 @pytest.fixture
