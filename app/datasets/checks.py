@@ -5,6 +5,8 @@ Rows count from 0 and exclude a CSV's header line, the same convention as inline
 
 from __future__ import annotations
 
+import reprlib
+
 import numpy as np
 
 from app.errors import InvalidUpload
@@ -24,6 +26,13 @@ def rejected_all(messages: list[tuple[str, list[str | int]]]) -> InvalidUpload:
     if len(messages) > len(kept):
         detail += f"; and {len(messages) - len(kept)} more"
     return InvalidUpload(detail, errors=[{"loc": ["file", *loc], "msg": msg} for msg, loc in kept])
+
+
+def quoted(value: object) -> str:
+    """A value as a message quotes it, cut short: a hostile file's cell may hold megabytes."""
+    shown = reprlib.Repr()
+    shown.maxstring = 80
+    return shown.repr(value.item() if isinstance(value, np.generic) else value)
 
 
 def describe_value(value: float) -> str:

@@ -7,7 +7,6 @@ the first row where it shows, for all columns at once, so that a file can be fix
 
 from __future__ import annotations
 
-import reprlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -16,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from app.datasets.checks import nonfinite_columns, rejected, rejected_all
+from app.datasets.checks import nonfinite_columns, quoted, rejected, rejected_all
 from app.datasets.formats import ParsedUpload, UploadRequest
 from app.datasets.targets import encode_targets
 from app.datasets.types import Dataset
@@ -89,15 +88,8 @@ def _non_numeric(column: pd.Series, name: str) -> tuple[str, list[str | int]]:
     bad = _not_numbers(column)
     if bad.any():
         row = int(np.argmax(bad))
-        return f"feature column {name!r} is not numeric: row {row} holds {_quoted(column.iloc[row])}", [name, row]
+        return f"feature column {name!r} is not numeric: row {row} holds {quoted(column.iloc[row])}", [name, row]
     return f"feature column {name!r} holds {_value_dtype(column)} values, not numbers", [name]
-
-
-def _quoted(value: object) -> str:
-    """A cell as a message quotes it, cut short: a hostile file's cell may hold megabytes."""
-    shown = reprlib.Repr()
-    shown.maxstring = 80
-    return shown.repr(value)
 
 
 def _not_numbers(column: pd.Series) -> np.ndarray:

@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 
 from tests.api.test_hostile_input import GROWTH_LIMIT_KB, peak_rss_kb, reset_peak_rss
 from tests.api.test_train_api import assert_problem
+from tests.support import iris_spec
 
 LIST_ROWS, LIST_WIDTH = 100_000, 3_000  # 3x10^8 list elements: 2.4 GB of float64 once read
 
@@ -128,4 +129,41 @@ def test_an_npz_array_of_python_objects_is_refused_from_its_header(client: TestC
     forged = npz_with_header({"descr": "|O", "fortran_order": False, "shape": (4, 2)}, b"\x80\x04N.")
     body = assert_problem(post_npz(client, forged), 422)
     assert body["detail"] == "array 'x' has dtype object: arrays hold numbers or strings, never Python objects"
+    assert_still_answers(client)
+
+
+def inline_spec(x: list, y: list) -> dict:
+    return iris_spec(dataset={"inline": {"x": x, "y": y}}, fit={"epochs": 1, "batch_size": 2})
+
+
+@pytest.mark.parametrize(
+    ("y", "row", "held"),
+    [
+        (["setosa", None, "virginica"], 1, "null"),
+        (["setosa", "virginica", {"label": "setosa"}], 2, "an object"),
+        ([0.5, None, 1.5], 1, "null"),
+    ],
+)
+def test_inline_y_with_null_or_objects_is_422_naming_the_row(client: TestClient, y: list, row: int, held: str) -> None:
+    body = assert_problem(client.post("/train", json=inline_spec([[1.0, 2.0, 3.0, 4.0]] * 3, y)), 422)
+    assert body["detail"] == f"y row {row} holds {held}; y must hold numbers, strings or booleans"
+    assert body["errors"][0]["loc"] == ["dataset", "inline", "y", row]
+    assert_still_answers(client)
+
+
+@pytest.mark.parametrize(
+    ("bad_row", "detail"),
+    [
+        ([1.0, None, 3.0, 4.0], "x row 1 holds null; x must hold numbers only"),
+        ([1.0, "two", 3.0, 4.0], "x row 1 holds the string 'two'; x must hold numbers only"),
+        ([1.0, 2.0, 3.0], "x row 1 has shape [3] but row 0 has shape [4]"),
+        ([[1.0], 2.0, 3.0, 4.0], "x row 1 is ragged: its lists differ in length"),
+    ],
+)
+def test_inline_x_with_nulls_strings_or_ragged_rows_is_422_naming_the_row(
+    client: TestClient, bad_row: list, detail: str
+) -> None:
+    x = [[1.0, 2.0, 3.0, 4.0], bad_row, [5.0, 6.0, 7.0, 8.0]]
+    body = assert_problem(client.post("/train", json=inline_spec(x, ["setosa", "versicolor", "virginica"])), 422)
+    assert body["detail"] == detail and body["errors"][0]["loc"] == ["dataset", "inline", "x", 1]
     assert_still_answers(client)
