@@ -483,3 +483,51 @@ def test_sigterm_drains_calls_in_flight_then_exits_cleanly(
     # that arrive once it stops) or, once it is gone, by the closed port. Never an error in between.
     assert outcomes.count("OK") >= 1 and set(outcomes) <= {"OK", "CANCELLED", "UNAVAILABLE"}, outcomes
     assert "Traceback" not in server.log()
+
+
+# --- the vendored protos ------------------------------------------------------------------------------------
+
+
+def test_vendored_tensorflow_serving_protos_match_the_real_ones_field_for_field() -> None:
+    """maas' trimmed copies (app/grpc/protos) against `tensorflow-serving-api`'s: every message, field, enum value
+    and method maas declares exists there with the same number and type, so both sides read the same bytes."""
+    from google.protobuf import descriptor_pool
+    from tensorflow_serving.apis import model_service_pb2, prediction_service_pb2  # noqa: F401  (fills the pool)
+
+    from app.grpc import messages
+
+    real = descriptor_pool.Default()
+    mine = [
+        messages.POOL.FindFileByName(p)
+        for p in ("tensorflow_serving/apis/prediction_service.proto", "tensorflow_serving/apis/model_service.proto")
+    ]
+    seen: set[str] = set()
+
+    def check_message(message: Any) -> None:
+        if message.full_name in seen:
+            return
+        seen.add(message.full_name)
+        theirs = real.FindMessageTypeByName(message.full_name)
+        for field in message.fields:
+            twin = theirs.fields_by_name[field.name]
+            assert (field.number, field.type, field.is_repeated) == (twin.number, twin.type, twin.is_repeated), (
+                field.full_name
+            )
+            if field.message_type is not None:
+                assert field.message_type.full_name == twin.message_type.full_name
+                check_message(field.message_type)
+            if field.enum_type is not None:
+                values = {v.name: v.number for v in twin.enum_type.values}
+                assert all(values[v.name] == v.number for v in field.enum_type.values), field.enum_type.full_name
+
+    for file in mine:
+        for service in file.services_by_name.values():
+            theirs = real.FindServiceByName(service.full_name)
+            for method in service.methods:
+                twin = theirs.methods_by_name[method.name]
+                assert method.input_type.full_name == twin.input_type.full_name
+                assert method.output_type.full_name == twin.output_type.full_name
+                check_message(method.input_type)
+                check_message(method.output_type)
+    check_message(messages.SignatureDefMap.DESCRIPTOR)
+    assert "tensorflow.TensorProto" in seen and "tensorflow.SignatureDef" in seen
