@@ -8,11 +8,10 @@ largest rate still safely on the falling side of the curve (the fastai rule of t
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
-import keras
 import numpy as np
 
+from app.training.model_source import ModelSource
 from app.training.spec import LRRangeTest
 
 SMOOTHING = 0.98
@@ -20,15 +19,11 @@ BLOW_UP = 4.0
 
 
 def lr_range_test(
-    make_model: Callable[[float], keras.Model],
-    x: np.ndarray,
-    y: np.ndarray,
-    batch_size: int,
-    config: LRRangeTest,
-    seed: int | None,
+    source: ModelSource, x: np.ndarray, y: np.ndarray, *, batch_size: int, config: LRRangeTest, seed: int | None
 ) -> dict[str, object]:
-    """Scan rates; return the curve (`learning_rates`, `losses`), the `chosen` rate and how it was chosen."""
-    model = make_model(config.min_lr)
+    """Scan rates on a model from `source`; return the curve (`learning_rates`, `losses`), the `chosen` rate and
+    how it was chosen."""
+    model = source.build(learning_rate=config.min_lr, train_x=x)
     rates = np.geomspace(config.min_lr, config.max_lr, config.steps)
     rng = np.random.default_rng(seed)
     size = min(batch_size, len(x))

@@ -2,13 +2,14 @@
 
 Everything that happens is told to a `Reporter` (the worker child writes it to the job store) as it happens.
 With `Checkpoints`, every finished epoch and phase is saved, and a rerun of the same job picks up from there.
+Every model it trains comes from the job's `ModelSource`.
 """
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import mean, median, pstdev
 from typing import Any
@@ -17,16 +18,18 @@ import keras
 import numpy as np
 
 from app.datasets.types import Dataset
-from app.training.build import build_model, seed_everything
+from app.training.build import seed_everything
 from app.training.checkpoints import Checkpoints
 from app.training.data import Arrays, arrays_for, folds, holdout
 from app.training.fit import FitResult, Logs, Phase, fit_once
 from app.training.lr_range import lr_range_test
+from app.training.model_source import ModelSource
 from app.training.spec import TrainingSpec
 
 
 class Reporter:
-    """Receives what training does as it happens; this base ignores it all (training outside a job)."""
+    """Receives what training does as it happens, wherever it trains; this base ignores it all (training outside
+    a job, or a data-parallel worker other than rank 0)."""
 
     def epoch(self, epoch: int, epochs: int, logs: Logs, fold: int | None, folds: int | None) -> None: ...
 
@@ -39,13 +42,15 @@ class Reporter:
 
 @dataclass
 class Outcome:
-    """The model to publish and everything measured on the way."""
+    """The model to publish and everything measured on the way; `metadata`: more facts for the version's
+    metadata (e.g. each data-parallel replica's weight hash)."""
 
     fit: FitResult
     learning_rate: Any
     test: Logs | None = None
     cv: dict[str, Any] | None = None
     lr_range: dict[str, Any] | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -53,13 +58,13 @@ class _Run:
     spec: TrainingSpec
     data: Dataset
     reporter: Reporter
+    source: ModelSource
     checkpoints: Checkpoints | None
     shuffle_seed: int
     tensorboard_dir: Path | None
 
     def model_factory(self, learning_rate: Any, train_x: np.ndarray) -> Callable[[], keras.Model]:
-        normalize_on = train_x if self.spec.preprocessing.normalize else None
-        return lambda: build_model(self.spec, self.data.feature_shape, learning_rate, normalize_on)
+        return lambda: self.source.build(learning_rate=learning_rate, train_x=train_x)
 
     def phase(self, name: str, epochs: int, fold: int | None, folds_count: int | None) -> Phase:
         return Phase(
@@ -136,8 +141,9 @@ def _learning_rate(run: _Run, train: Arrays) -> tuple[Any, dict[str, Any] | None
     curve = run.remembered("lr_range_test")
     if curve is None:
         fit = run.spec.fit
-        make = lambda lr: run.model_factory(lr, train.x)()  # noqa: E731
-        curve = lr_range_test(make, *train.xy, fit.batch_size, fit.lr_range_test, run.spec.seed)
+        curve = lr_range_test(
+            run.source, *train.xy, batch_size=fit.batch_size, config=fit.lr_range_test, seed=run.spec.seed
+        )
         run.remember("lr_range_test", curve)
     run.reporter.lr_range(curve)
     return curve["chosen"], curve
@@ -147,7 +153,9 @@ def train(
     spec: TrainingSpec,
     data: Dataset,
     validation_data: Dataset | None,
+    *,
     reporter: Reporter,
+    source: ModelSource,
     checkpoints: Checkpoints | None = None,
     tensorboard_dir: Path | None = None,
 ) -> Outcome:
@@ -156,7 +164,7 @@ def train(
         shuffle_seed = spec.seed
     else:  # unseeded: random, but remembered in the checkpoint so that a resumed job keeps its order
         shuffle_seed = checkpoints.state()["shuffle_seed"] if checkpoints else secrets.randbelow(2**31)
-    run = _Run(spec, data, reporter, checkpoints, shuffle_seed, tensorboard_dir)
+    run = _Run(spec, data, reporter, source, checkpoints, shuffle_seed, tensorboard_dir)
     train_rows, validation, test = split_data(spec, data, validation_data)
     rate, curve = _learning_rate(run, train_rows)
 

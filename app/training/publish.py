@@ -52,6 +52,7 @@ def stage_model(staged: Path, job_id: str, spec: TrainingSpec, data: Dataset, ou
         "framework": framework_versions(),
         "seed": spec.seed,
     }
+    metadata.update(outcome.metadata)
     metadata.update(export_for_serving(result.model, staged, data.x))  # SavedModel + verified ONNX, runtime
     return metadata
 

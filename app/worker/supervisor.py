@@ -47,7 +47,7 @@ class Supervisor:
         self.slots = max(settings.workers, 1)
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         if executor is None and settings.executor == "ray":
-            from app.worker.ray_executor import RayExecutor  # imports Ray, only when it is asked for
+            from app.worker.ray.executor import RayExecutor  # imports Ray, only when it is asked for
 
             executor = RayExecutor(settings, store)
         self.executor = executor or LocalExecutor(settings)

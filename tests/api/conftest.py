@@ -24,6 +24,7 @@ def trained_registry(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A data dir whose registry holds `iris-mlp` v1 and v2, trained for real by maas' own training code."""
     from app.datasets.builtin import load_builtin
     from app.registry import LocalRegistry
+    from app.training.model_source import model_source
     from app.training.pipeline import Reporter, train
     from app.training.publish import publish_model
     from app.training.spec import TrainingSpec
@@ -33,7 +34,8 @@ def trained_registry(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data = load_builtin("iris")
     for job_id, epochs in (("job-1", 40), ("job-2", 5)):
         spec = TrainingSpec.model_validate(iris_spec(epochs))
-        publish_model(registry, job_id, spec, data, train(spec, data, None, Reporter()))
+        outcome = train(spec, data, None, reporter=Reporter(), source=model_source(spec, data.feature_shape))
+        publish_model(registry, job_id, spec, data, outcome)
     return data_dir
 
 

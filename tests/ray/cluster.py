@@ -28,7 +28,7 @@ def ray_environment() -> dict[str, str]:
         "RAY_TMPDIR": temp_dir,  # Ray's session files and its "current cluster" file, out of the shared /tmp/ray
         "RAY_AUTH_MODE": "token",
         "RAY_AUTH_TOKEN": secrets.token_hex(32),
-        # Keep Ray from swapping 127.0.0.1 for the machine's network address (see app/worker/ray_executor.py).
+        # Keep Ray from swapping 127.0.0.1 for the machine's network address (see app/worker/ray/executor.py).
         "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
         "RAY_USAGE_STATS_ENABLED": "0",  # never phone home
     }

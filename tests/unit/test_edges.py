@@ -113,6 +113,8 @@ def test_unit_tests_import_no_tensorflow_web_framework_or_training_code() -> Non
         "app.training.fit",
         "app.training.publish",
         "app.worker.child",
+        "app.worker.job_run",
+        "app.worker.ray",
         "app.serving.model_cache",
     )
     found = []
@@ -129,7 +131,7 @@ def test_modules_the_unit_tier_uses_load_without_tensorflow_or_fastapi() -> None
     """Importing them in a fresh interpreter pulls in neither (a transitive import would slip past the ast scan)."""
     code = (
         "import sys\n"
-        "import app.settings, app.errors, app.jobs.store, app.jobs.service, app.registry\n"
+        "import app.settings, app.errors, app.jobs.store, app.jobs.service, app.sweeps.store, app.registry\n"
         "import app.training.spec, app.training.shapes, app.training.validate, app.datasets\n"
         "heavy = sorted(m for m in ('tensorflow', 'keras', 'fastapi', 'starlette') if m in sys.modules)\n"
         "print(','.join(heavy))\n"

@@ -9,7 +9,7 @@ local job gets a fresh child: nothing of one job's TensorFlow state leaks into t
 memory goes back to its node at once.
 
 A data-parallel job (`resources.workers > 1`) runs the same way, except that its task reserves nothing itself:
-it drives a Ray Train worker group that reserves `resources` once per worker (app/worker/ray_train.py).
+it drives a Ray Train worker group that reserves `resources` once per worker (app/worker/ray/data_parallel.py).
 
 Ray is imported only when this executor is built, so the default local mode does not need it installed.
 """

@@ -1,6 +1,7 @@
 """A data-parallel job (`resources.workers > 1`) from its Ray task: Ray Train runs N TensorFlow workers (see
-app/training/distributed.py), and this task, their driver, turns what rank 0 left into the usual `Outcome`,
-which `run_job` then publishes and records like any other.
+app/worker/ray/train_worker.py), and this task, their driver, turns what rank 0 left into the usual `Outcome`,
+which the job's sink then publishes or stages like any other (each replica's weight hash goes along in its
+metadata).
 
 The task itself reserves no CPU (it only waits): the workers reserve the spec's `cpus`/`gpus`/`memory_gb` each.
 Ray Train's controller is an actor this task creates, and the workers are the controller's, so cancelling the
@@ -13,29 +14,18 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.datasets.types import Dataset
 from app.errors import ClaimLost
-from app.registry import ModelVersion, Registry
-from app.settings import Settings
-from app.training.checkpoints import Checkpoints
-from app.training.distributed import FINAL_MODEL, Plan, read_result, replica_file, train_worker
 from app.training.fit import FitResult
 from app.training.pipeline import Outcome
 from app.training.spec import TrainingSpec
-from app.worker.ray_executor import PLACEMENT_GROUP, release_placement_group
+from app.worker.context import JobContext
+from app.worker.ray.executor import PLACEMENT_GROUP, release_placement_group
+from app.worker.ray.train_worker import FINAL_MODEL, Plan, read_result, replica_file, train_worker
 
 log = logging.getLogger("maas.child")
-
-
-@dataclass
-class DataParallelOutcome(Outcome):
-    """The usual outcome, plus the SHA-256 of each replica's final weights (rank order): equal when in sync."""
-
-    replica_weights_sha256: list[str] = field(default_factory=list)
 
 
 def _scaling(spec: TrainingSpec) -> Any:
@@ -50,29 +40,25 @@ def _scaling(spec: TrainingSpec) -> Any:
     return ScalingConfig(num_workers=resources.workers, use_gpu=bool(resources.gpus), resources_per_worker=per_worker)
 
 
-def _plan(
-    job_id: str, worker_id: str, settings: Settings, spec: TrainingSpec, data: Dataset, validation: Dataset | None,
-    checkpoints: Checkpoints, output: Path,
-) -> tuple[Plan, Any]:  # fmt: skip
+def _plan(job: JobContext, output: Path) -> tuple[Plan, Any]:
     # Split here, once: an unseeded split drawn on each worker would give each worker other rows.
     from app.training.pipeline import split_data
 
-    train, held, test = split_data(spec, data, validation)
+    spec = job.spec
+    train, held, test = split_data(spec, job.data, job.validation)
     rate = spec.optimizer.learning_rate
     if rate == "auto":  # refused at submit (validate.py); a spec stored before that rule still fails clearly
         raise ValueError("learning_rate 'auto' is not supported with resources.workers > 1")
-    seed = spec.seed if spec.seed is not None else checkpoints.state()["shuffle_seed"]
+    seed = spec.seed if spec.seed is not None else job.checkpoints.state()["shuffle_seed"]
     plan = Plan(
-        job_id=job_id,
-        worker_id=worker_id,
-        database_url=settings.resolved_database_url,
         spec=spec.model_dump(mode="json", exclude_none=True),
-        feature_shape=list(data.feature_shape),
+        source=job.source,
+        reporting=job.reporting,
         train=train.xy,
         validation=held.xy if held is not None else None,
         shuffle_seed=seed,
         learning_rate=rate,
-        checkpoints=str(checkpoints.root.resolve()),
+        checkpoints=str(job.checkpoints.root.resolve()),
         output=str(output.resolve()),
         placement_group_file=str((output.parent / PLACEMENT_GROUP).resolve()),
         tensorboard=str((output.parent / "tensorboard").resolve()),
@@ -80,11 +66,8 @@ def _plan(
     return plan, test
 
 
-def train_data_parallel(
-    job_id: str, worker_id: str, settings: Settings, spec: TrainingSpec, data: Dataset, validation: Dataset | None,
-    checkpoints: Checkpoints,
-) -> DataParallelOutcome:  # fmt: skip
-    """Train `spec` on `spec.resources.workers` Ray Train workers; the model rank 0 kept, as an Outcome."""
+def train_data_parallel(job: JobContext) -> Outcome:
+    """Train the job's spec on `resources.workers` Ray Train workers; the model rank 0 kept, as an Outcome."""
     import ray
 
     if not ray.is_initialized():
@@ -93,15 +76,15 @@ def train_data_parallel(
     from ray.train import FailureConfig, RunConfig
     from ray.train.tensorflow import TensorflowTrainer
 
+    spec, job_id, work_dir = job.spec, job.job_id, job.work_dir
     env = {"TF_USE_LEGACY_KERAS": "0", "TF_CPP_MIN_LOG_LEVEL": "2"}
     if not spec.resources.gpus:  # a GPU-less worker must not grab its node's GPUs
         env["CUDA_VISIBLE_DEVICES"] = ""
-    work_dir = settings.jobs_dir / job_id
     work_dir.mkdir(parents=True, exist_ok=True)
     release_placement_group(work_dir)  # an earlier attempt's, if its task was killed before it could
     output = work_dir / "data-parallel"
     shutil.rmtree(output, ignore_errors=True)  # an interrupted attempt's leftovers
-    plan, test = _plan(job_id, worker_id, settings, spec, data, validation, checkpoints, output)
+    plan, test = _plan(job, output)
     trainer = TensorflowTrainer(
         train_worker,
         train_loop_config={"plan": plan},
@@ -128,7 +111,7 @@ def train_data_parallel(
         evaluated = model.evaluate(*test.xy, verbose=0, return_dict=True)
         test_metrics = {k: float(v) for k, v in evaluated.items()}
     fit = FitResult(model, result["history"], result["final"], result["epochs_run"])
-    return DataParallelOutcome(fit, plan.learning_rate, test_metrics, replica_weights_sha256=hashes)
+    return Outcome(fit, plan.learning_rate, test_metrics, metadata={"replica_weights_sha256": hashes})
 
 
 def _fit(trainer: Any, job_id: str) -> None:
@@ -150,15 +133,3 @@ def _fit(trainer: Any, job_id: str) -> None:
             logging.shutdown()
             os._exit(137)
         raise
-
-
-def publish_data_parallel(
-    registry: Registry, job_id: str, spec: TrainingSpec, data: Dataset, outcome: DataParallelOutcome
-) -> ModelVersion:
-    """`publish_model`, with each replica's weight hash in the version's metadata."""
-    from app.training.publish import stage_model
-
-    staged = registry.new_staging_dir()
-    metadata = stage_model(staged, job_id, spec, data, outcome)
-    metadata["replica_weights_sha256"] = outcome.replica_weights_sha256
-    return registry.publish(spec.model_name, staged, metadata)

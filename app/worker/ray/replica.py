@@ -1,5 +1,5 @@
 """A data-parallel worker's replica of the model: the distributed copy, its optimizer and one compiled train step
-under `tf.distribute.MultiWorkerMirroredStrategy` (see app/training/distributed.py for the worker around it).
+under `tf.distribute.MultiWorkerMirroredStrategy` (see app/worker/ray/train_worker.py for the worker around it).
 
 Keras 3's own `model.fit` fails under that strategy (keras#20585, ray#47464), so the replica trains with a plain
 TensorFlow step: the per-example loss is scaled to the *global* batch, Keras' optimizer all-reduces the gradients
@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from app.training.distributed import Plan
+    from app.worker.ray.train_worker import Plan
 
 
 def _all_layers(model: Any) -> list[Any]:

@@ -2,11 +2,12 @@
 `tf.distribute.MultiWorkerMirroredStrategy` on its shard of every global batch.
 
 Keras 3's own `model.fit` fails under that strategy, so the replica trains with a plain TensorFlow step instead
-(app/training/replica.py). Each worker also
-keeps a plain, undistributed copy of the model (built by our usual `build_model`) that holds the weights after
-every epoch: its compiled metrics score the gathered predictions of the whole global batch, it evaluates the
-validation rows, it drives early stopping and learning-rate callbacks, and it is what rank 0 checkpoints and
-hands back for publishing. Every worker sees the same numbers, so they all stop at the same epoch.
+(app/worker/ray/replica.py). Each worker also keeps a plain, undistributed copy of the model (from the job's
+`ModelSource`, as every other training path gets its models) that holds the weights after every epoch: its
+compiled metrics score the gathered predictions of the whole global batch, it evaluates the validation rows, it
+drives early stopping and learning-rate callbacks, and it is what rank 0 checkpoints and hands back for
+publishing. Every worker sees the same numbers, so they all stop at the same epoch. Rank 0 tells its epochs to a
+`Reporter`, as the single-process pipeline does; it opens that reporter itself, in its own process.
 """
 
 from __future__ import annotations
@@ -15,28 +16,37 @@ import hashlib
 import json
 import math
 import os
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from app.training.replica import Replica, copy_weights
+from app.worker.ray.replica import Replica, copy_weights
+
+if TYPE_CHECKING:
+    from app.training.model_source import ModelSource
+    from app.training.pipeline import Reporter
 
 #: Files rank 0 leaves in the plan's output folder for the job's Ray task, and each rank's weight hash.
 FINAL_MODEL, FINAL_RESULT = "final.keras", "final.json"
 PHASE = "final"
 
 
+class OpensReporter(Protocol):
+    """Something that pickles and, unpickled in another process, opens a reporter onto the job there."""
+
+    def open(self) -> AbstractContextManager[Reporter]: ...
+
+
 @dataclass
 class Plan:
     """Everything a worker needs, from the job's Ray task: the same for every rank."""
 
-    job_id: str
-    worker_id: str  # the job's claim; rank 0 records epochs under it
-    database_url: str
     spec: dict[str, Any]
-    feature_shape: list[int]
+    source: ModelSource
+    reporting: OpensReporter  # rank 0 reports the job's progress through it
     train: tuple[np.ndarray, np.ndarray]
     validation: tuple[np.ndarray, np.ndarray] | None
     shuffle_seed: int
@@ -104,15 +114,6 @@ class _TensorBoard:
             writer.flush()
 
 
-def _recorder(plan: Plan, rank: int) -> Any:
-    """Rank 0 writes each epoch to the job (as the single-process path does); other ranks record nothing."""
-    if rank != 0:
-        return None
-    from app.jobs.store import JobStore
-
-    return JobStore(plan.database_url)
-
-
 def train_worker(config: dict[str, Any]) -> None:
     """The Ray Train loop of every worker (`train_loop_per_worker`)."""
     os.environ["TF_USE_LEGACY_KERAS"] = "0"
@@ -122,7 +123,7 @@ def train_worker(config: dict[str, Any]) -> None:
     assert keras.__version__.startswith("3"), f"data-parallel workers need Keras 3, got {keras.__version__}"
     import tensorflow as tf
 
-    from app.training.fit import clean
+    from app.training.pipeline import Reporter
 
     # First of all: TensorFlow configures its collectives (from the TF_CONFIG Ray Train set) before any other op.
     strategy = tf.distribute.MultiWorkerMirroredStrategy()
@@ -136,39 +137,43 @@ def train_worker(config: dict[str, Any]) -> None:
     spec, plain, start, history, checkpoints = _start(plan)
     replica = Replica(strategy, plan, plain, resumed=start > 0)
     callbacks = _plain_callbacks(spec, plain)
-    store = _recorder(plan, rank)
     board = _TensorBoard(Path(plan.tensorboard) / PHASE) if rank == 0 else None
-    if store is not None and start > 0:
-        store.runs.resume_attempt(plan.job_id, plan.worker_id, fold=None, epoch=start)
-    try:
+    # Only rank 0 reports (and checkpoints); the other ranks' reporter ignores what it is told.
+    with plan.reporting.open() if rank == 0 else nullcontext(Reporter()) as reporter:
+        if start > 0:
+            reporter.resumed(None, start)
         for epoch in range(start, spec.fit.epochs):
             logs = _epoch(replica, plain, plan, spec, epoch, rank, world)
-            for callback in callbacks:
-                callback.on_epoch_end(epoch, logs)
-            _sync_learning_rate(spec, replica, plain)
-            values = clean(logs)
+            values = _epoch_end(callbacks, replica, plain, spec=spec, epoch=epoch, logs=logs)
             for name, value in values.items():
                 history.setdefault(name, []).append(value)
-            if store is not None and board is not None:
+            if board is not None:
                 board.epoch(epoch, values)
-                store.runs.record_epoch(
-                    plan.job_id, plan.worker_id, epoch=epoch + 1, epochs=spec.fit.epochs, metrics=values
-                )
+                reporter.epoch(epoch + 1, spec.fit.epochs, values, None, None)
                 replica.optimizer_state_to(plain)
                 checkpoints.save(PHASE, plain, epoch + 1, history)
             if plain.stop_training:
                 break
         _finish(plan, replica, plain, callbacks, history, rank)
-    finally:
-        if store is not None:
-            store.close()
+
+
+def _epoch_end(
+    callbacks: list[Any], replica: Replica, plain: Any, *, spec: Any, epoch: int, logs: dict[str, Any]
+) -> dict[str, float | None]:
+    """Let the callbacks see the epoch (the replica follows a lowered learning rate); its JSON-safe logs."""
+    from app.training.fit import clean
+
+    for callback in callbacks:
+        callback.on_epoch_end(epoch, logs)
+    _sync_learning_rate(spec, replica, plain)
+    return clean(logs)
 
 
 def _start(plan: Plan) -> tuple[Any, Any, int, dict[str, list[Any]], Any]:
     """The spec, the plain model (fresh, or the last epoch checkpoint's), its epoch and history so far."""
     import keras
 
-    from app.training.build import build_model, seed_everything
+    from app.training.build import seed_everything
     from app.training.checkpoints import Checkpoints
     from app.training.spec import TrainingSpec
 
@@ -180,8 +185,7 @@ def _start(plan: Plan) -> tuple[Any, Any, int, dict[str, list[Any]], Any]:
     if resumed is not None:
         plain, start, history = resumed
         return spec, plain, start, history, checkpoints
-    normalize_on = plan.train[0] if spec.preprocessing.normalize else None
-    plain = build_model(spec, plan.feature_shape, plan.learning_rate, normalize_on)
+    plain = plan.source.build(learning_rate=plan.learning_rate, train_x=plan.train[0])
     return spec, plain, 0, {}, checkpoints
 
 

@@ -1,0 +1,98 @@
+"""Where a job's result goes: a sink may watch training through the reporter, then delivers the outcome."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any, Protocol
+
+from app.jobs.schemas import ModelRef
+from app.registry import open_registry
+from app.sweeps.spec import SweepSpec
+from app.sweeps.store import SweepStore
+from app.sweeps.study import open_study, trial_handle
+from app.training.fit import Logs
+from app.training.pipeline import Outcome, Reporter
+from app.training.publish import publish_model, stage_trial_model
+from app.worker.context import JobContext
+
+log = logging.getLogger("maas.child")
+
+
+class Sink(Protocol):
+    def watch(self, job: JobContext, reporter: Reporter) -> Reporter:
+        """The reporter training should tell, which may be `reporter` itself."""
+        ...
+
+    def deliver(self, job: JobContext, outcome: Outcome) -> ModelRef | None:
+        """Put the outcome where it goes; the model version the job published, if it published one."""
+        ...
+
+
+def failpoint(name: str) -> None:
+    """Die here, as a crash would, when MAAS_FAILPOINT names this point: lets the crash tests hit the exact
+    moment they are about (e.g. between publishing a model and recording it), which a timed kill cannot."""
+    if os.environ.get("MAAS_FAILPOINT") == name:
+        os._exit(137)
+
+
+class PublishVersion:
+    """A new version of the spec's model in the registry."""
+
+    def watch(self, job: JobContext, reporter: Reporter) -> Reporter:
+        return reporter
+
+    def deliver(self, job: JobContext, outcome: Outcome) -> ModelRef:
+        registry = open_registry(job.settings.registry_location, job.settings.cache_dir)
+        version = publish_model(registry, job.job_id, job.spec, job.data, outcome)
+        failpoint("after_publish")
+        return ModelRef(name=version.name, version=version.version)
+
+
+class TrialPruned(Exception):
+    def __init__(self, epoch: int) -> None:
+        super().__init__(f"pruned after epoch {epoch}")
+        self.epoch = epoch
+
+
+class TrialReporter(Reporter):
+    """Tells `inner` everything; also reports the sweep's objective to Optuna each epoch of the final fit, and
+    stops the trial (TrialPruned) when the pruner says so."""
+
+    def __init__(self, inner: Reporter, trial: Any, metric: str) -> None:
+        self.inner, self.trial, self.metric = inner, trial, metric
+
+    def epoch(self, epoch: int, epochs: int, logs: Logs, fold: int | None, folds: int | None) -> None:
+        self.inner.epoch(epoch, epochs, logs, fold, folds)
+        value = logs.get(self.metric)
+        if fold is None and value is not None:
+            self.trial.report(value, epoch)
+            if self.trial.should_prune():
+                raise TrialPruned(epoch)
+
+    def resumed(self, fold: int | None, epoch: int) -> None:
+        self.inner.resumed(fold, epoch)
+
+    def lr_range(self, curve: dict[str, Any]) -> None:
+        self.inner.lr_range(curve)
+
+    def cross_validation(self, cv: dict[str, Any]) -> None:
+        self.inner.cross_validation(cv)
+
+
+class SweepTrial:
+    """A sweep's trial: its model is staged beside the job; the sweep publishes its best trial's once all ended."""
+
+    def __init__(self, sweeps: SweepStore) -> None:
+        self.sweeps = sweeps
+
+    def watch(self, job: JobContext, reporter: Reporter) -> Reporter:
+        if job.job.sweep_id is None or job.job.trial is None:
+            return reporter
+        row = self.sweeps.read(job.job.sweep_id)
+        spec = SweepSpec.model_validate(row.spec)
+        study = open_study(spec, row.study_name, job.settings.resolved_database_url)
+        return TrialReporter(reporter, trial_handle(study, job.job.trial), spec.objective.metric)
+
+    def deliver(self, job: JobContext, outcome: Outcome) -> None:
+        stage_trial_model(job.work_dir, job.job_id, job.spec, job.data, outcome)

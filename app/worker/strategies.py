@@ -1,0 +1,38 @@
+"""How a job trains: a strategy turns the job into an `Outcome`, telling the reporter what happens on the way."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from app.training.pipeline import Outcome, Reporter, train
+from app.worker.context import JobContext
+
+
+class Strategy(Protocol):
+    def train(self, job: JobContext, reporter: Reporter) -> Outcome: ...
+
+
+class LocalFit:
+    """In this process, through the training pipeline (cross-validation, LR range test, the final fit)."""
+
+    def train(self, job: JobContext, reporter: Reporter) -> Outcome:
+        return train(
+            job.spec,
+            job.data,
+            job.validation,
+            reporter=reporter,
+            source=job.source,
+            checkpoints=job.checkpoints,
+            tensorboard_dir=job.work_dir / "tensorboard",
+        )
+
+
+class DataParallel:
+    """On `resources.workers` Ray Train workers (MAAS_EXECUTOR=ray only). Their rank 0 reports from its own
+    process, through `job.reporting`: a reporter given here lives in this one, so a sweep trial trained this way
+    reports its epochs but is not pruned."""
+
+    def train(self, job: JobContext, reporter: Reporter) -> Outcome:
+        from app.worker.ray.data_parallel import train_data_parallel  # imports Ray
+
+        return train_data_parallel(job)
