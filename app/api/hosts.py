@@ -5,7 +5,9 @@ Two ways in are closed. DNS rebinding: the page's own name is re-pointed at 127.
 carry `Host: evil.example`; only loopback names and `MAAS_ALLOWED_HOSTS` are answered (400 otherwise). Simple
 cross-site requests: a plain HTML form (or a `fetch` without CORS preflight) may POST `text/plain`, URL-encoded or
 multipart bodies anywhere; every maas body is JSON except dataset uploads (multipart), so those content types are
-refused with 415. With API keys neither applies: a page cannot attach the key header.
+refused with 415 — but on the prediction paths of a protocol whose stock clients send them (TensorFlow Serving's
+documented `curl -d`), which change nothing and whose answers a cross-site page cannot read. With API keys neither
+applies: a page cannot attach the key header.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.api.problems import error_before_routing
+from app.api.protocols import protocol_at
 
 WITH_BODY = {"POST", "PUT", "PATCH"}
 FORM_TYPES = (b"text/plain", b"application/x-www-form-urlencoded", b"multipart/form-data")  # no preflight
@@ -73,6 +76,9 @@ class OpenModeGuard:
 def _form_body(path: str, content_type: bytes) -> JSONResponse | None:
     media = content_type.split(b";", 1)[0].strip().lower()
     if media not in FORM_TYPES or (media == b"multipart/form-data" and path == UPLOADS):
+        return None
+    protocol = protocol_at(path)
+    if protocol.predicts_from_form_bodies and protocol.is_prediction(path):
         return None
     detail = (
         f"the body is {media.decode('latin-1')!r}, but this endpoint expects JSON: send Content-Type: "

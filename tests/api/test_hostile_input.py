@@ -217,7 +217,7 @@ def test_open_mode_answers_only_loopback_hosts_and_the_allowed_ones(
         ("/predict", "text/plain"),
         ("/train", "application/x-www-form-urlencoded"),
         ("/jobs/some-id/cancel", "text/plain;charset=UTF-8"),
-        ("/v1/models/m:predict", "multipart/form-data; boundary=x"),
+        ("/v2/models/m/infer", "multipart/form-data; boundary=x"),
     ],
 )
 def test_open_mode_refuses_form_and_plain_text_posts(
@@ -233,3 +233,14 @@ def test_open_mode_refuses_form_and_plain_text_posts(
     assert (
         product_defaults.post("/predict", content=body, headers={"content-type": "application/json"}).status_code == 404
     )
+
+
+def test_open_mode_serves_tensorflow_servings_documented_curl_d(served: TestClient) -> None:
+    """`curl -d '{"instances": ...}' .../v1/models/NAME:predict`, as TF Serving's docs write it, sends a form
+    content type; those prediction paths change nothing, so open mode answers them."""
+    body = b'{"instances": [[5.1, 3.5, 1.4, 0.2]]}'
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    response = served.post("/v1/models/iris-mlp:predict", content=body, headers=form)
+    assert response.status_code == 200, response.text
+    assert len(response.json()["predictions"][0]) == 3
+    assert served.post("/v1/models/iris-mlp/metadata", content=body, headers=form).status_code == 415

@@ -35,6 +35,9 @@ class Protocol:
     codec: ModuleType
     #: The module holding its `router`, imported when the app is built (its routes import this descriptor).
     routes: str
+    #: Its prediction paths take JSON sent as a form body (TensorFlow Serving's documented `curl -d` sends
+    #: `application/x-www-form-urlencoded`); open mode's guard against cross-site form posts lets these through.
+    predicts_from_form_bodies: bool = False
     _patterns: tuple[Pattern[str], ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

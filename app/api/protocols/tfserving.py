@@ -19,4 +19,5 @@ TFSERVING = Protocol(
     status_overrides={errors.Invalid: 400},  # TensorFlow Serving answers INVALID_ARGUMENT with 400
     codec=tfserving,
     routes="app.api.routes.tfserving",
+    predicts_from_form_bodies=True,
 )
