@@ -63,6 +63,12 @@ class AliasNotFound(NotFound):
     code = "alias_not_found"
 
 
+class WebhookNotFound(NotFound):
+    """No such webhook."""
+
+    code = "webhook_not_found"
+
+
 class Invalid(MaasError):
     """The request is semantically invalid."""
 

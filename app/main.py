@@ -31,6 +31,7 @@ from app.api.routes import (
     sweeps,
     tensorboard,
     ui,
+    webhooks,
 )
 from app.api.telemetry import RequestMetrics
 from app.grpc.server import start_grpc
@@ -43,6 +44,9 @@ from app.serving.metrics import Metrics
 from app.serving.model_cache import ModelCache
 from app.settings import Settings, get_settings
 from app.sweeps.store import SweepStore
+from app.webhooks.dispatcher import Dispatcher
+from app.webhooks.store import WebhookStore
+from app.webhooks.targets import host_names
 from app.worker.supervisor import Supervisor
 
 log = logging.getLogger("maas")
@@ -70,6 +74,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.metrics.watch(app.state.model_cache.describe, store.count_by_status, [s.value for s in JobStatus])
     app.state.metrics.label_models(app.state.serving.resolver.has_resolved)
     role_of = None if settings.api_keys is None else ApiKeys.parse(settings.api_keys.get_secret_value()).role_of
+    app.state.webhooks = _webhooks(settings, store)
+    app.state.webhooks.start()
     app.state.grpc = await start_grpc(settings, app.state.serving, app.state.metrics.registry, role_of)
     app.state.supervisor = None
     if settings.workers > 0:
@@ -85,8 +91,19 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             await app.state.grpc.stop()
         if app.state.supervisor is not None:
             app.state.supervisor.stop()
+        await app.state.webhooks.stop()
         await app.state.serving.close()
         store.close()
+
+
+def _webhooks(settings: Settings, store: JobStore) -> Dispatcher:
+    return Dispatcher(
+        WebhookStore(store.engine),
+        allowed_hosts=host_names(settings.webhook_hosts),
+        retry_hours=settings.webhook_retry_hours,
+        backoff_s=settings.webhook_backoff_s,
+        poll_s=settings.webhook_poll_s,
+    )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -102,7 +119,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = Metrics()
     app.add_middleware(DirectRoutes, routes=direct_routes(PROTOCOLS))
     app.add_middleware(RequestMetrics, metrics=app.state.metrics)
-    for module in (health, datasets, jobs, sweeps, events, tensorboard, models, metrics):
+    for module in (health, datasets, jobs, sweeps, events, tensorboard, models, webhooks, metrics):
         app.include_router(module.router)
     for protocol in PROTOCOLS:
         app.include_router(protocol.router)

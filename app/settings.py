@@ -66,6 +66,15 @@ class Settings(BaseSettings):
         None, description="Ray cluster to submit jobs to (HEAD:6379); unset = a private Ray on 127.0.0.1."
     )
 
+    webhook_hosts: str = Field(
+        "", description="Comma-separated host names webhooks may be delivered to; unset = none (POST /webhooks 422)."
+    )
+    webhook_retry_hours: float = Field(24.0, gt=0, description="How long a failing webhook delivery is retried.")
+    webhook_backoff_s: float = Field(
+        10.0, gt=0, description="First retry delay of a failed webhook delivery; doubled on each failure."
+    )
+    webhook_poll_s: float = Field(2.0, gt=0, description="How often finished jobs are looked for (job events).")
+
     @property
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to a SQLite file in the data dir."""

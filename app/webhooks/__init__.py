@@ -1,0 +1,1 @@
+"""Webhooks: subscriptions, signed deliveries kept in the job store and retried with backoff across restarts."""
