@@ -1,13 +1,18 @@
 """Batches whose order is a function of (seed, epoch) alone, so a resumed job sees the same order it would have.
 
-Keras' own shuffling lives in a tf.data iterator that a checkpoint cannot capture; this PyDataset draws each
-epoch's permutation from `numpy.random.default_rng([seed, epoch])`, so epoch 7 is shuffled the same way whether
-the job ran straight through or resumed after epoch 6.
+Keras' own shuffling lives in an iterator that a checkpoint cannot capture; here each epoch's permutation is
+`numpy.random.default_rng([seed, epoch])`, with the epoch taken from Keras itself (`on_epoch_begin`), so epoch 7
+is shuffled the same way whether the job ran straight through or resumed after epoch 6.
+
+The batches come as fast as Keras' own array input on each backend: on TensorFlow a tf.data pipeline gathers
+them in C++ threads (a Python `PyDataset` there goes through `from_generator`, one Python call per batch); on
+JAX, which feeds NumPy to its compiled step anyway, a `PyDataset` slices them.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import keras
 import numpy as np
@@ -20,22 +25,61 @@ def epoch_order(rows: int, seed: int, epoch: int, shuffle: bool) -> np.ndarray:
     return np.random.default_rng([seed, epoch]).permutation(rows)
 
 
-class EpochBatches(keras.utils.PyDataset):
-    def __init__(
-        self, x: np.ndarray, y: np.ndarray, batch_size: int, seed: int, first_epoch: int, shuffle: bool
-    ) -> None:
+class EpochClock(keras.callbacks.Callback):
+    """Knows the epoch Keras is in, and that epoch's row order (drawn once per epoch)."""
+
+    def __init__(self, rows: int, seed: int, first_epoch: int, shuffle: bool) -> None:
         super().__init__()
-        self.x, self.y, self.batch_size = x, y, batch_size
-        self.seed, self.epoch, self.shuffle = seed, first_epoch, shuffle
-        self._order = epoch_order(len(x), seed, first_epoch, shuffle)
+        self.rows, self.seed, self.shuffle = rows, seed, shuffle
+        self.epoch = first_epoch
+        self._order: tuple[int, np.ndarray] | None = None
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self.epoch = epoch
+
+    def order(self) -> np.ndarray:
+        if self._order is None or self._order[0] != self.epoch:
+            self._order = (self.epoch, epoch_order(self.rows, self.seed, self.epoch, self.shuffle))
+        return self._order[1]
+
+
+class EpochBatches(keras.utils.PyDataset):
+    """The batches of the clock's current epoch, sliced in Python (the JAX backend's input)."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, batch_size: int, clock: EpochClock) -> None:
+        super().__init__()
+        self.x, self.y, self.batch_size, self.clock = x, y, batch_size, clock
 
     def __len__(self) -> int:
         return math.ceil(len(self.x) / self.batch_size)
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        rows = self._order[index * self.batch_size : (index + 1) * self.batch_size]
+        rows = self.clock.order()[index * self.batch_size : (index + 1) * self.batch_size]
         return self.x[rows], self.y[rows]
 
-    def on_epoch_end(self) -> None:
-        self.epoch += 1
-        self._order = epoch_order(len(self.x), self.seed, self.epoch, self.shuffle)
+
+def tf_batches(x: np.ndarray, y: np.ndarray, batch_size: int, clock: EpochClock) -> Any:
+    """The same batches as a tf.data pipeline: one Python call per epoch (the order), gathers in C++."""
+    import tensorflow as tf
+
+    rows = len(x)
+    orders = tf.data.Dataset.from_generator(
+        lambda: iter([clock.order()]), output_signature=tf.TensorSpec([rows], tf.int64)
+    )
+    starts = tf.data.Dataset.range(0, rows, batch_size)
+    indices = orders.flat_map(lambda order: starts.map(lambda start: order[start : start + batch_size]))
+    arrays = tf.data.Dataset.from_tensors((x, y)).repeat()
+    batches = tf.data.Dataset.zip(indices, arrays).map(
+        lambda rows_, xy: (tf.gather(xy[0], rows_), tf.gather(xy[1], rows_)),
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=True,
+    )
+    cardinality = tf.data.experimental.assert_cardinality(math.ceil(rows / batch_size))
+    return batches.apply(cardinality).prefetch(tf.data.AUTOTUNE)
+
+
+def epoch_batches(x: np.ndarray, y: np.ndarray, batch_size: int, clock: EpochClock) -> Any:
+    """What to hand `model.fit` on the loaded backend."""
+    if keras.backend.backend() == "tensorflow":
+        return tf_batches(x, y, batch_size, clock)
+    return EpochBatches(x, y, batch_size, clock)

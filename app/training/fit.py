@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,8 +11,10 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from app.training.batches import EpochBatches
+from app.training.backends import auto_steps_per_execution
+from app.training.batches import EpochClock, epoch_batches
 from app.training.checkpoints import Checkpoints
+from app.training.precision import build_in_precision, to_float32
 from app.training.spec import TrainingSpec
 
 Logs = dict[str, float | None]
@@ -56,6 +59,10 @@ class _Recorder(keras.callbacks.Callback):
     def __init__(self, phase: Phase, history: History) -> None:
         super().__init__()
         self.phase, self.history = phase, history
+        self.started = time.perf_counter()
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+        self.started = time.perf_counter()
 
     def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
         values = clean(logs or {})
@@ -66,12 +73,19 @@ class _Recorder(keras.callbacks.Callback):
             self.phase.checkpoints.save(self.phase.name, self.model, epoch + 1, self.history)
 
 
+class EpochTensorBoard(keras.callbacks.TensorBoard):
+    """Keras' TensorBoard callback without its per-batch hooks (it writes per epoch here anyway): a callback
+    with an `on_train_batch_end` makes Keras wait for every batch and copy its logs to Python."""
+
+    on_train_batch_begin = keras.callbacks.Callback.on_train_batch_begin
+    on_train_batch_end = keras.callbacks.Callback.on_train_batch_end
+    on_test_batch_begin = keras.callbacks.Callback.on_test_batch_begin
+
+
 def epoch_callbacks(spec: TrainingSpec, phase: Phase) -> list[keras.callbacks.Callback]:
     callbacks: list[keras.callbacks.Callback] = []
     if phase.tensorboard_dir is not None:
-        callbacks.append(
-            keras.callbacks.TensorBoard(log_dir=str(phase.tensorboard_dir), write_graph=False, profile_batch=0)
-        )
+        callbacks.append(EpochTensorBoard(log_dir=str(phase.tensorboard_dir), write_graph=False, profile_batch=0))
     if (es := spec.fit.early_stopping) is not None:
         callbacks.append(
             keras.callbacks.EarlyStopping(
@@ -104,6 +118,16 @@ def kept_epoch(callbacks: list[keras.callbacks.Callback], epochs_done: int) -> i
     return epochs_done - 1
 
 
+def steps_per_execution(spec: TrainingSpec, model: keras.Model, rows: int) -> int:
+    requested = spec.fit.steps_per_execution
+    steps_per_epoch = math.ceil(rows / spec.fit.batch_size)
+    if requested == "auto":
+        return auto_steps_per_execution(
+            params=model.count_params(), batch_size=spec.fit.batch_size, steps_per_epoch=steps_per_epoch
+        )
+    return min(requested, steps_per_epoch)
+
+
 def fit_once(
     make_model: Callable[[], keras.Model], spec: TrainingSpec, train: XY, validation: XY | None, phase: Phase
 ) -> FitResult:
@@ -113,20 +137,26 @@ def fit_once(
         model, start, history = resumed
         phase.on_resume(start)
     else:
-        model, start, history = make_model(), 0, {}
-    callbacks = epoch_callbacks(spec, phase)
+        model, start, history = build_in_precision(make_model, spec.precision), 0, {}
+    clock = EpochClock(len(train[0]), phase.shuffle_seed, start, spec.fit.shuffle)
+    callbacks = [clock, *epoch_callbacks(spec, phase)]
     # The recorder goes last, so that it sees what the others added to the logs (e.g. `learning_rate`).
     callbacks.append(_Recorder(phase, history))
-    batches = EpochBatches(*train, spec.fit.batch_size, phase.shuffle_seed, start, spec.fit.shuffle)
-    model.fit(  # shuffle=False: `batches` shuffles each epoch by its seed; Keras would reorder batches unseeded
-        batches,
-        validation_data=validation,
-        epochs=phase.epochs,
-        initial_epoch=start,
-        callbacks=callbacks,
-        verbose=0,
-        shuffle=False,
-    )
+    model.steps_per_execution = steps_per_execution(spec, model, len(train[0]))
+    model.train_function = None
+    try:
+        model.fit(  # shuffle=False: the batches are shuffled each epoch by the seed; Keras would do it unseeded
+            epoch_batches(*train, spec.fit.batch_size, clock),
+            validation_data=validation,
+            epochs=phase.epochs,
+            initial_epoch=start,
+            callbacks=callbacks,
+            verbose=0,
+            shuffle=False,
+        )
+    finally:
+        if phase.checkpoints is not None:
+            phase.checkpoints.flush()
     epochs_done = len(next(iter(history.values()), []))
     kept = kept_epoch(callbacks, epochs_done)
-    return FitResult(model, history, {k: values[kept] for k, values in history.items()}, kept + 1)
+    return FitResult(to_float32(model), history, {k: values[kept] for k, values in history.items()}, kept + 1)

@@ -92,6 +92,9 @@ class Optimizer(Strict):
     weight_decay: float | None = Field(None, ge=0, le=1, description="Decoupled weight decay (any optimizer).")
     clipnorm: float | None = Field(None, gt=0, description="Clip each gradient to this norm.")
     clipvalue: float | None = Field(None, gt=0, description="Clip each gradient element to +-this value.")
+    gradient_accumulation_steps: PositiveInt = Field(
+        1, description="Apply the summed gradients of this many batches at once (a larger effective batch)."
+    )
 
     @model_validator(mode="after")
     def _fits_optimizer(self) -> Optimizer:
@@ -104,5 +107,7 @@ class Optimizer(Strict):
 
     def keras_kwargs(self, learning_rate: object) -> dict[str, object]:
         """Constructor arguments for the Keras optimizer class, with the rate already resolved."""
-        extras = self.model_dump(exclude={"name", "learning_rate"}, exclude_none=True)
+        extras = self.model_dump(exclude={"name", "learning_rate", "gradient_accumulation_steps"}, exclude_none=True)
+        if self.gradient_accumulation_steps > 1:  # Keras takes None (every step) or an integer >= 2
+            extras["gradient_accumulation_steps"] = self.gradient_accumulation_steps
         return {"learning_rate": learning_rate, **extras}

@@ -6,12 +6,22 @@ Only shapes and names are checked here; whether the spec fits its dataset is `va
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, PositiveInt, field_validator, model_validator
+from pydantic import (
+    Field,
+    PositiveInt,
+    ValidationError,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+    field_validator,
+    model_validator,
+)
 
 from app.datasets import DatasetRef
 from app.registry.names import NAME_PATTERN
+from app.training.backends import BackendName
 from app.training.layers import Layer, Regularization
 from app.training.optimizers import Optimizer
 from app.training.strict import Strict
@@ -44,6 +54,18 @@ RegressionMetric = Literal[
     "mean_absolute_percentage_error",
 ]  # fmt: skip
 Metric = ClassificationMetric | RegressionMetric
+Precision = Literal["float32", "mixed_bfloat16", "mixed_float16"]
+
+
+def _steps_message(value: object, handler: ValidatorFunctionWrapHandler) -> object:
+    """One message for the union, instead of one per member."""
+    try:
+        return handler(value)
+    except ValidationError:
+        raise ValueError(f'steps_per_execution must be an integer >= 1 or "auto", not {value!r}') from None
+
+
+StepsPerExecution = Annotated[PositiveInt | Literal["auto"], WrapValidator(_steps_message)]
 
 
 class ModelSpec(Strict):
@@ -117,6 +139,11 @@ class Fit(Strict):
     early_stopping: EarlyStopping | None = None
     reduce_lr_on_plateau: ReduceLROnPlateau | None = None
     lr_range_test: LRRangeTest = Field(default_factory=LRRangeTest)
+    steps_per_execution: StepsPerExecution = Field(
+        "auto",
+        description="Training steps per Keras call; auto = enough to amortise the per-call cost of a small model, "
+        "never more than one epoch has.",
+    )
 
     @model_validator(mode="after")
     def _one_validation_source(self) -> Fit:
@@ -151,12 +178,29 @@ class Resources(Strict):
     )
 
 
+class InitFrom(Strict):
+    """Fine-tuning: start from a registry version's architecture and weights (neither version nor alias = latest)."""
+
+    model: str = Field(pattern=NAME_PATTERN)
+    version: PositiveInt | None = None
+    alias: str | None = None
+    freeze_layers: int = Field(0, ge=0, description="How many of the first layers keep their weights.")
+    reset_head: bool = Field(False, description="A fresh output layer sized for this dataset's classes.")
+
+    @model_validator(mode="after")
+    def _one_pick(self) -> InitFrom:
+        if self.version is not None and self.alias is not None:
+            raise ValueError("give init_from.version or init_from.alias, not both")
+        return self
+
+
 class TrainingSpec(Strict):
     """Everything needed to train, reproduce and publish one model."""
 
     model_name: str = Field(pattern=NAME_PATTERN)
     dataset: DatasetRef
-    model: ModelSpec
+    model: ModelSpec | None = Field(None, description="Required unless init_from gives the architecture.")
+    init_from: InitFrom | None = None
     loss: LossName | LossConfig
     metrics: list[Metric] = Field(default_factory=list)
     optimizer: Optimizer = Field(default_factory=Optimizer)
@@ -168,13 +212,32 @@ class TrainingSpec(Strict):
     max_runtime_s: float | None = Field(None, gt=0, description="Fail the job past this many seconds of running.")
     max_retries: int | None = Field(None, ge=0, le=20, description="Reruns after a worker or process died.")
     resources: Resources = Field(default_factory=Resources, description="CPUs, GPUs and memory one run needs.")
+    backend: BackendName = Field(
+        "auto", description="Keras backend; auto = MAAS_KERAS_BACKEND, else JAX where installed, else TensorFlow."
+    )
+    precision: Precision = Field(
+        "float32", description="Keras dtype policy while training; the output layer and the served model stay float32."
+    )
 
     @model_validator(mode="after")
     def _compatible(self) -> TrainingSpec:
         rate = self.optimizer.learning_rate
+        if self.model is None and self.init_from is None:
+            raise ValueError("give a model, or init_from to start from a registry version")
         if self.fit.reduce_lr_on_plateau is not None and not isinstance(rate, float | str):
             raise ValueError("reduce_lr_on_plateau needs a constant learning_rate, not a schedule")
         return self
+
+    @field_validator("backend")
+    @classmethod
+    def _one_process_backend(cls, backend: str, info: ValidationInfo) -> str:
+        resources = info.data.get("resources")
+        if backend == "jax" and resources is not None and resources.workers > 1:
+            raise ValueError(
+                "backend 'jax' trains in one process: data-parallel jobs (resources.workers > 1) run on "
+                "TensorFlow's MultiWorkerMirroredStrategy; use backend 'tensorflow' or 'auto'"
+            )
+        return backend
 
     @property
     def loss_config(self) -> LossConfig:
