@@ -70,6 +70,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         batcher,
         max_instances=settings.max_instances,
         max_request_bytes=int(settings.max_request_mb * 2**20),
+        observe=app.state.metrics.observe_version,
     )
     app.state.metrics.watch(app.state.model_cache.describe, store.count_by_status, [s.value for s in JobStatus])
     app.state.metrics.label_models(app.state.serving.resolver.has_resolved)

@@ -63,8 +63,7 @@ def protocol_errors(protocol: Protocol) -> Callable[[Endpoint], Endpoint]:
 
 
 def reply_response(reply: Reply) -> Response:
-    media_type = "application/octet-stream" if reply.headers else "application/json"
-    return Response(reply.body, media_type=media_type, headers=reply.headers)
+    return Response(reply.body, media_type=reply.media_type, headers=reply.headers)
 
 
 def unknown_path(protocol: Protocol, method: str, path: str) -> JSONResponse:

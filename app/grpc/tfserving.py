@@ -55,7 +55,7 @@ class TfServingService:
     async def predict(self, request: Any, note: Note) -> Any:
         spec = request.model_spec
         version, label = _version(spec)
-        loaded = await self.serving.model(spec.name, version, label)
+        loaded, route = await self.serving.route(spec.name, version, label)  # a label's canary split: at random
         note.model = spec.name
         _check_signature(spec.signature_name)
         if list(request.inputs) != [INPUT_NAME]:
@@ -69,6 +69,7 @@ class TfServingService:
                 )
         batch, as_content = tensors.from_tensor_proto(request.inputs[INPUT_NAME], loaded.meta)
         outputs = await self.serving.infer(loaded, batch)
+        self.serving.served(loaded, route, batch, outputs, None)
         response = messages.PredictResponse(model_spec=_spec(spec.name, loaded.meta.version))
         response.outputs[OUTPUT_NAME].CopyFrom(tensors.to_tensor_proto(outputs, as_content=as_content))
         return response

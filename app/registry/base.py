@@ -2,8 +2,10 @@
 the alias check before a delete. A subclass supplies the storage primitives (the abstract methods below).
 
 Layout, on a filesystem or an object store alike: `<root>/<name>/<version>/{model.keras, metadata.json, ...}`,
-`<root>/<name>/aliases.json`, and a tombstone `<root>/<name>/.deleted-<version>` per deleted version so that
-its number is never reused. A version exists once its `metadata.json` does; that file is always written last.
+`<root>/<name>/aliases.json` (`{alias: version}`), `<root>/<name>/traffic.json` (the canary and shadow of
+the aliases that have one), `<root>/<name>/monitoring.json` (payload logging), and a tombstone
+`<root>/<name>/.deleted-<version>` per deleted version so that its number is never reused. A version exists
+once its `metadata.json` does; that file is always written last.
 """
 
 from __future__ import annotations
@@ -21,10 +23,12 @@ from app.durable import write_json_atomically
 from app.errors import AliasNotFound, Conflict, ModelNotFound, VersionNotFound
 from app.registry.names import check_name
 from app.registry.schemas import ModelDetail, ModelSummary, ModelVersion
+from app.registry.traffic import AliasTraffic, Canary, Shadow
 
 METADATA = "metadata.json"
 ARTIFACT = "model.keras"
 ALIASES = "aliases.json"
+TRAFFIC = "traffic.json"
 TOMBSTONE_PREFIX = ".deleted-"
 
 
@@ -89,6 +93,10 @@ class Registry(ABC):
     def _write_aliases(self, name: str, aliases: dict[str, int]) -> None: ...
 
     @abstractmethod
+    def _write_json(self, name: str, relative: str, value: object) -> None:
+        """Replace `<root>/<name>/<relative>` with `value` as JSON, at once."""
+
+    @abstractmethod
     def _locked(self, name: str) -> AbstractContextManager[None]:
         """Serialize writers of one model, as far as the storage allows."""
 
@@ -114,7 +122,9 @@ class Registry(ABC):
 
     def read_model(self, name: str) -> ModelDetail:
         self._require_model(name)
-        return ModelDetail(name=name, aliases=self.read_aliases(name), versions=self._versions(name))
+        traffic = self.read_traffic(name)
+        aliases = {alias: route.version for alias, route in traffic.items()}
+        return ModelDetail(name=name, aliases=aliases, versions=self._versions(name), traffic=traffic)
 
     def read_version(self, name: str, version: int) -> ModelVersion:
         self._require_model(name)
@@ -145,10 +155,28 @@ class Registry(ABC):
         raw = self._read_file(check_name(name), ALIASES)
         return json.loads(raw) if raw is not None else {}
 
-    def set_alias(self, name: str, alias: str, version: int) -> dict[str, int]:
+    def read_traffic(self, name: str) -> dict[str, AliasTraffic]:
+        """Each alias' version with its canary and shadow, if any."""
+        splits = self._splits(name)
+        return {a: AliasTraffic(version=v, **splits.get(a, {})) for a, v in self.read_aliases(name).items()}
+
+    def alias_traffic(self, name: str, alias: str) -> AliasTraffic:
+        self._require_model(name)
+        traffic = self.read_traffic(name)
+        if alias not in traffic:
+            raise AliasNotFound(f"model {name!r} has no alias {alias!r}; it has {sorted(traffic) or 'none'}")
+        return traffic[alias]
+
+    def set_alias(
+        self, name: str, alias: str, version: int, *, canary: Canary | None = None, shadow: Shadow | None = None
+    ) -> dict[str, int]:
+        """Point `alias` at `version`, with the canary and shadow given (none given: the alias loses its own)."""
         check_name(alias, "alias")
+        route = AliasTraffic(version=version, canary=canary, shadow=shadow)
         with self._locked(name):
-            self._require_version(name, version)
+            for number in route.versions:
+                self._require_version(name, number)
+            self._write_split(name, alias, route.model_dump(exclude={"version"}, exclude_none=True))
             aliases = {**self.read_aliases(name), alias: version}
             self._write_aliases(name, aliases)
         return aliases
@@ -160,13 +188,14 @@ class Registry(ABC):
                 raise AliasNotFound(f"model {name!r} has no alias {alias!r}")
             del aliases[alias]
             self._write_aliases(name, aliases)
+            self._write_split(name, alias, {})
         return aliases
 
     def delete_version(self, name: str, version: int) -> None:
         """Remove a version for good; its number is never reused. Refused while an alias points at it."""
         with self._locked(name):
             self._require_version(name, version)
-            pointing = sorted(a for a, v in self.read_aliases(name).items() if v == version)
+            pointing = sorted(a for a, route in self.read_traffic(name).items() if version in route.versions)
             if pointing:
                 raise Conflict(
                     f"alias {', '.join(pointing)} of model {name!r} points at version {version}; "
@@ -198,6 +227,21 @@ class Registry(ABC):
         )
         write_json_atomically(staged / METADATA, record.model_dump(mode="json"))
         return record
+
+    def _splits(self, name: str) -> dict[str, dict[str, Any]]:
+        raw = self._read_file(check_name(name), TRAFFIC)
+        return json.loads(raw) if raw is not None else {}
+
+    def _write_split(self, name: str, alias: str, split: dict[str, Any]) -> None:
+        """Record (or, when empty, drop) an alias' canary and shadow; a model without any writes nothing."""
+        splits = self._splits(name)
+        if splits.get(alias, {}) == split:
+            return
+        if split:
+            splits[alias] = split
+        else:
+            splits.pop(alias, None)
+        self._write_json(name, TRAFFIC, splits)
 
     def _versions(self, name: str) -> list[ModelVersion]:
         return [self.read_version(name, v) for v in self._version_numbers(name)]

@@ -102,6 +102,9 @@ class LocalRegistry(Registry):
     def _write_aliases(self, name: str, aliases: dict[str, int]) -> None:
         write_json_atomically(self.root / name / ALIASES, aliases)
 
+    def _write_json(self, name: str, relative: str, value: object) -> None:
+        write_json_atomically(self.root / name / relative, value)
+
     @contextmanager
     def _locked(self, name: str) -> Iterator[None]:
         """Serialize writers of one model across processes."""

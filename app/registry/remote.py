@@ -107,6 +107,10 @@ class ObjectRegistry(Registry):
         self.fs.pipe_file(self._path(name, ALIASES), json.dumps(aliases, indent=2, sort_keys=True).encode())
         self._generation += 1
 
+    def _write_json(self, name: str, relative: str, value: object) -> None:
+        self.fs.pipe_file(self._path(name, relative), json.dumps(value, indent=2, sort_keys=True).encode())
+        self._generation += 1
+
     def _locked(self, name: str) -> nullcontext[None]:
         self._require_model(name)
         return nullcontext()

@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.registry.traffic import AliasTraffic
+
 
 class ModelVersion(BaseModel):
     """One published, immutable model version: everything needed to call it and to reproduce it."""
@@ -47,3 +49,5 @@ class ModelDetail(BaseModel):
     name: str
     aliases: dict[str, int]
     versions: list[ModelVersion]
+    #: Each alias' version, canary and shadow (`aliases` stays `{alias: version}`).
+    traffic: dict[str, AliasTraffic] = Field(default_factory=dict)

@@ -5,6 +5,8 @@ loop (once, however many requests wait for it), and call it through the batcher.
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 
 import numpy as np
@@ -14,6 +16,8 @@ from app.registry import Registry
 from app.serving.batcher import Batcher
 from app.serving.model_cache import Key, LoadedModel, ModelCache
 from app.serving.resolver import VersionResolver
+from app.serving.shadow import Shadows
+from app.serving.traffic import Route, pick
 
 
 class Serving:
@@ -25,6 +29,7 @@ class Serving:
         *,
         max_instances: int = 10_000,
         max_request_bytes: int = 10 * 2**20,
+        observe: Callable[[Key, float], None] | None = None,
     ) -> None:
         self.registry = registry
         self.max_instances = max_instances
@@ -33,6 +38,8 @@ class Serving:
         self.batcher = batcher
         self.resolver = VersionResolver(registry)
         self._loads: dict[Key, asyncio.Future[LoadedModel]] = {}
+        self._observe = observe
+        self.shadows = Shadows(self._shadow_call)
 
     async def model(self, name: str, version: int | None = None, alias: str | None = None) -> LoadedModel:
         """The loaded version meant by an explicit version, an alias, or neither (= the latest)."""
@@ -41,6 +48,31 @@ class Serving:
             number = await asyncio.to_thread(self.resolver.resolve, name, version, alias)
         loaded = self.model_cache.peek(name, number)
         return loaded if loaded is not None else await self._load((name, number))
+
+    async def route(
+        self, name: str, version: int | None, alias: str | None, request_id: str | None = None
+    ) -> tuple[LoadedModel, Route]:
+        """The loaded version that answers this request: through an alias with a canary, the canary answers its
+        share of requests (the same share for the same request id)."""
+        if alias is None or version is not None:
+            loaded = await self.model(name, version, alias)
+            return loaded, Route(loaded.meta.version, alias)
+        traffic = self.resolver.cached_traffic(name, alias)
+        if traffic is None:
+            traffic = await asyncio.to_thread(self.resolver.traffic, name, alias)
+        route = pick(traffic, alias, request_id)
+        return await self.model(name, route.version), route
+
+    def served(
+        self, loaded: LoadedModel, route: Route, batch: np.ndarray, outputs: np.ndarray, request_id: str | None
+    ) -> None:
+        """After an answer: its inputs go to the route's shadow, if any, off the request path."""
+        if route.shadow is not None and route.shadow != loaded.meta.version:
+            self.shadows.launch(loaded, route.shadow, batch, outputs, request_id)
+
+    async def _shadow_call(self, name: str, version: int, batch: np.ndarray) -> tuple[LoadedModel, np.ndarray]:
+        loaded = await self.model(name, version)
+        return loaded, await self.infer(loaded, batch)
 
     async def _load(self, key: Key) -> LoadedModel:
         """Load in a worker thread, so that requests to models already loaded go on meanwhile."""
@@ -63,11 +95,16 @@ class Serving:
                 f"the request has {len(batch)} rows; one prediction request may send {self.max_instances} "
                 "(MAAS_MAX_INSTANCES)"
             )
-        return await self.batcher.submit(loaded.key, loaded, batch)
+        started = time.perf_counter()
+        outputs = await self.batcher.submit(loaded.key, loaded, batch)
+        if self._observe is not None:
+            self._observe(loaded.key, time.perf_counter() - started)
+        return outputs
 
     def receiving(self) -> AbstractContextManager[None]:
         """Wrap reading a request body, so that a forming batch may wait for this request."""
         return self.batcher.receiving()
 
     async def close(self) -> None:
+        await self.shadows.drain()
         await self.batcher.close()

@@ -30,6 +30,7 @@ class Metrics:
         self._state: _StateCollector | None = None
         self._request_children: dict[tuple[str, str, str, int], tuple[Any, Any]] = {}
         self._batch_children: dict[Hashable, tuple[Any, ...]] = {}
+        self._version_children: dict[Hashable, tuple[Any, Any]] = {}
         self._known_model: Callable[[str], bool] = lambda name: False
         per_route = ["method", "route", "model"]
         per_model = ["model", "version"]
@@ -67,6 +68,16 @@ class Metrics:
             buckets=LATENCY,
             registry=self.registry,
         )
+        self.version_requests = Counter(
+            "maas_version_requests", "Prediction requests served per model version", per_model, registry=self.registry
+        )
+        self.version_latency = Histogram(
+            "maas_version_request_duration_seconds",
+            "Time from a request's batch submission to its rows, per model version",
+            per_model,
+            buckets=LATENCY,
+            registry=self.registry,
+        )
         self.call_seconds = Histogram(
             "maas_model_call_duration_seconds",
             "Model call time per batch",
@@ -74,6 +85,16 @@ class Metrics:
             buckets=LATENCY,
             registry=self.registry,
         )
+
+    def observe_version(self, key: tuple[str, int], seconds: float) -> None:
+        """One prediction request served by a version (canary, shadow or not): its count and model time."""
+        children = self._version_children.get(key)
+        if children is None:
+            labels = (key[0], str(key[1]))
+            children = (self.version_requests.labels(*labels), self.version_latency.labels(*labels))
+            self._version_children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def label_models(self, known: Callable[[str], bool]) -> None:
         """Label requests with a model name only when `known(name)`; others are counted as `_unknown`. Every

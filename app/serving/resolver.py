@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Hashable
 
 from app.registry import Registry
+from app.registry.traffic import AliasTraffic
 
 Query = tuple[str, int | None, str | None]
 
@@ -19,6 +20,7 @@ class VersionResolver:
         self.registry = registry
         self._cache: dict[Query, tuple[Hashable, int]] = {}
         self._resolved: set[str] = set()
+        self._traffic: dict[tuple[str, str], tuple[Hashable, AliasTraffic]] = {}
 
     def cached(self, name: str, version: int | None = None, alias: str | None = None) -> int | None:
         """The version number if a cached answer is still trusted, else None; cheap (safe on the event loop)."""
@@ -36,6 +38,23 @@ class VersionResolver:
             if stamp is not None:
                 self._cache[query] = (stamp, number)
         return number
+
+    def cached_traffic(self, name: str, alias: str) -> AliasTraffic | None:
+        """An alias' traffic if a cached answer is still trusted, else None; cheap (safe on the event loop)."""
+        stamp = self.registry.change_stamp(name)
+        cached = self._traffic.get((name, alias))
+        return cached[1] if stamp is not None and cached is not None and cached[0] == stamp else None
+
+    def traffic(self, name: str, alias: str) -> AliasTraffic:
+        """An alias' version, canary and shadow; may read the registry (blocks)."""
+        stamp = self.registry.change_stamp(name)
+        found = self.cached_traffic(name, alias)
+        if found is None:
+            found = self.registry.alias_traffic(name, alias)
+            self._resolved.add(name)
+            if stamp is not None:
+                self._traffic[(name, alias)] = (stamp, found)
+        return found
 
     def has_resolved(self, name: str) -> bool:
         """Whether a request ever named this model and found it: a name that may label metrics, where made-up

@@ -19,6 +19,7 @@ class Reply:
     body: bytes
     model: str
     headers: dict[str, str] = field(default_factory=dict)
+    media_type: str = "application/json"
 
 
 MAX_VERSION_DIGITS = 18  # any version number maas gives fits an int64
@@ -39,20 +40,26 @@ def parse_version(name: str, version: str | None) -> int | None:
     return int(version)
 
 
-async def predict_native(serving: Serving, body: bytes) -> Reply:
-    """`POST /predict`."""
+async def predict_native(serving: Serving, body: bytes, request_id: str | None = None) -> Reply:
+    """`POST /predict`; the answer's `version` is the version that served it (an alias' canary, maybe)."""
     request = native.decode(body)
-    loaded = await serving.model(request.model, request.version, request.alias)
-    outputs = await serving.infer(loaded, native.to_batch(request.instances, loaded.meta))
+    loaded, route = await serving.route(request.model, request.version, request.alias, request_id)
+    batch = native.to_batch(request.instances, loaded.meta)
+    outputs = await serving.infer(loaded, batch)
+    serving.served(loaded, route, batch, outputs, request_id)
     return Reply(native.encode(loaded.meta, outputs), request.model)
 
 
-async def predict_tfserving(serving: Serving, name: str, version: int | None, label: str | None, body: bytes) -> Reply:
-    """`POST /v1/models/{name}[/versions/{v} | /labels/{label}]:predict`."""
-    loaded = await serving.model(name, version, label)
+async def predict_tfserving(
+    serving: Serving, name: str, version: int | None, label: str | None, body: bytes, request_id: str | None = None
+) -> Reply:
+    """`POST /v1/models/{name}[/versions/{v} | /labels/{label}]:predict`; header `Model-Version` names the
+    version that served it."""
+    loaded, route = await serving.route(name, version, label, request_id)
     call = tfserving.decode_predict(body, loaded.meta)
     outputs = await serving.infer(loaded, call.batch)
-    return Reply(tfserving.encode_predict(call, outputs), name)
+    serving.served(loaded, route, call.batch, outputs, request_id)
+    return Reply(tfserving.encode_predict(call, outputs), name, {"Model-Version": str(loaded.meta.version)})
 
 
 async def inflate_oip(serving: Serving, body: bytes, encoding: str | None) -> bytes:
@@ -69,5 +76,7 @@ async def infer_oip(serving: Serving, name: str, version: int | None, body: byte
     call = oip.decode_infer(body, header_length, loaded.meta)
     outputs = await serving.infer(loaded, call.batch)
     encoded, json_length = oip.encode_infer(loaded.meta, call, outputs)
-    headers = {} if json_length is None else {"Inference-Header-Content-Length": str(json_length)}
-    return Reply(encoded, name, headers)
+    if json_length is None:
+        return Reply(encoded, name)
+    headers = {"Inference-Header-Content-Length": str(json_length)}
+    return Reply(encoded, name, headers, "application/octet-stream")

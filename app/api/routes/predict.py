@@ -9,6 +9,7 @@ from pydantic import ValidationError
 from app.api.deps import ServingDep
 from app.api.fastpath import direct
 from app.api.problems import problem, status_for
+from app.api.request_ids import request_id
 from app.api.telemetry import MODEL_STATE_KEY
 from app.errors import MalformedBody
 from app.serving.codecs.native import PredictRequest, PredictResponse
@@ -30,7 +31,7 @@ async def create_prediction(request: Request, serving: ServingDep) -> Response:
     with serving.receiving():
         body = await request.body()
     try:
-        reply = await predict_native(serving, body)
+        reply = await predict_native(serving, body, request_id(request))
     except ValidationError as exc:
         raise RequestValidationError(exc.errors(include_url=False, include_context=False)) from exc
     except MalformedBody as exc:

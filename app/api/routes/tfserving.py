@@ -10,6 +10,7 @@ from app.api.deps import RegistryDep, ServingDep
 from app.api.fastpath import direct
 from app.api.protocol_errors import protocol_errors, reply_response, unknown_path
 from app.api.protocols import TFSERVING
+from app.api.request_ids import request_id
 from app.api.telemetry import MODEL_STATE_KEY
 from app.registry import Registry
 from app.serving.inference import Serving
@@ -24,7 +25,8 @@ async def _predict(request: Request, serving: Serving, name: str, version: str |
     setattr(request.state, MODEL_STATE_KEY, name)
     with serving.receiving():
         body = await request.body()
-    return reply_response(await predict_tfserving(serving, name, parse_version(name, version), label, body))
+    reply = await predict_tfserving(serving, name, parse_version(name, version), label, body, request_id(request))
+    return reply_response(reply)
 
 
 def _versions(registry: Registry, name: str, version: str | None, label: str | None) -> list[int]:
