@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.console import Group
 from rich.table import Table
+from rich.text import Text
 
 from app.cli_commands.common import (
     DEFAULT,
@@ -20,9 +22,9 @@ from app.cli_commands.common import (
     UrlOpt,
     announce,
     connect,
+    emit,
     err,
     out,
-    print_json,
     read_spec,
     short_time,
 )
@@ -94,9 +96,10 @@ def sweeps(
         return
     with connect(url, api_key) as client:
         rows = client.list_sweeps(status=status, limit=limit)
-    if as_json:
-        print_json(rows)
-        return
+    emit(as_json, rows, _sweeps_table)
+
+
+def _sweeps_table(rows: list[dict[str, Any]]) -> Table:
     table = Table()
     table.add_column("id", no_wrap=True, min_width=36)
     for column in ("model", "status", "trials", "objective", "version"):
@@ -114,7 +117,7 @@ def sweeps(
             f"v{row['model_version']}" if row["model_version"] else "-",
             short_time(row["created_at"]),
         )
-    out.print(table)
+    return table
 
 
 @app.command("show")
@@ -122,11 +125,7 @@ def show(sweep_id: SweepId, as_json: JsonOpt = False, url: UrlOpt = DEFAULT, api
     """One sweep: its settings, every trial (with its job), the best one, importances and the published version."""
     with connect(url, api_key) as client:
         state = client.get_sweep(sweep_id)
-    if as_json:
-        print_json(state)
-        return
-    out.print(sweep_summary(state))
-    out.print(trials_table(state, job_ids=True))
+    emit(as_json, state, lambda shown: Group(sweep_summary(shown), trials_table(shown, job_ids=True)))
 
 
 @app.command("follow")
@@ -144,7 +143,4 @@ def cancel(sweep_id: SweepId, as_json: JsonOpt = False, url: UrlOpt = DEFAULT, a
     """Stop a sweep: no new trials, its queued and running trials are cancelled (an ended sweep is left as it is)."""
     with connect(url, api_key) as client:
         state = client.cancel_sweep(sweep_id)
-    if as_json:
-        print_json(state)
-    else:
-        out.print(f"sweep {state['id']}: {state['status']}", markup=False)
+    emit(as_json, state, lambda cancelled: Text(f"sweep {cancelled['id']}: {cancelled['status']}"))
