@@ -17,6 +17,7 @@ from app.sweeps.paths import with_value
 from app.sweeps.spec import SweepSpec
 from app.sweeps.store import SweepRow, SweepStatus, SweepStore
 from app.sweeps.study import open_study, suggest, tell
+from app.sweeps.validate import trial_errors
 
 log = logging.getLogger("maas.sweeps")
 
@@ -48,22 +49,33 @@ class SweepDriver:
         while created < spec.trials and active < spec.parallelism:
             if not self.sweeps.count_created(row.id, created):
                 return  # another worker created this trial; look again next round
-            self._create_trial(row, spec, study)
-            created, active = created + 1, active + 1
+            queued = self._create_trial(row, spec, study)
+            created, active = created + 1, active + queued
         if created >= spec.trials and active == 0:
             self._finish(row, spec, study, jobs)
 
-    def _create_trial(self, row: SweepRow, spec: SweepSpec, study: Any) -> None:
+    def _create_trial(self, row: SweepRow, spec: SweepSpec, study: Any) -> bool:
+        """Queue the next sampled trial as a job, unless its spec fails the API's checks (False then)."""
+        from optuna.trial import TrialState
+
         trial = study.ask()
         training = {**spec.base, "model_name": spec.model_name}
         for path, value in suggest(trial, spec.search_space).items():
             training = with_value(training, path, value)
+        errors = trial_errors(training, self.settings)
+        if errors:  # never queued: the reason stays on the trial, which the study records as failed
+            reason = "; ".join(e["msg"] for e in errors)
+            trial.set_user_attr("error", reason)
+            tell(study, trial.number, state=TrialState.FAIL)
+            log.warning("sweep %s: trial %d not queued: %s", row.id, trial.number, reason)
+            return False
         epochs = int(training.get("fit", {}).get("epochs", 10))
         retries = training.get("max_retries", self.settings.max_retries)
         self.store.create_job(
             spec.model_name, training, epochs=epochs, max_retries=retries, sweep_id=row.id, trial=trial.number
         )
         log.info("sweep %s: trial %d queued with %s", row.id, trial.number, trial.params)
+        return True
 
     def _tell_ended(self, study: Any, spec: SweepSpec, jobs: list[Job]) -> None:
         """Report each ended trial job's outcome to Optuna (once: trials already finished are skipped)."""

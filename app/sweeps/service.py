@@ -24,6 +24,7 @@ class Trial(BaseModel):
     params: dict[str, Any]
     objective: float | None
     epochs: int | None
+    error: str | None = None
 
 
 class Sweep(BaseModel):
@@ -88,6 +89,7 @@ def _view(row: SweepRow, jobs: list, study: Any) -> Sweep:
                 params=frozen.params,
                 objective=frozen.value,
                 epochs=job.progress.epoch if job else None,
+                error=frozen.user_attrs.get("error"),
             )
         )
     complete = [t for t in trials if t.state == "complete"]

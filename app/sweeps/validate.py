@@ -9,10 +9,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from app.datasets import load_dataset
+from app.datasets.types import Dataset
 from app.errors import InvalidSpec
 from app.settings import Settings
 from app.sweeps.paths import with_value
 from app.sweeps.spec import ChoiceParam, FloatParam, IntParam, Param, SweepSpec
+from app.training.shapes import infer_stack
 from app.training.spec import TrainingSpec
 from app.training.validate import check_executor, validate_spec
 
@@ -29,6 +31,11 @@ def _corners(param: Param) -> list[Any]:
     raise AssertionError(param)
 
 
+def trial_errors(raw: dict[str, Any], settings: Settings) -> list[Error]:
+    """Every problem of one sampled trial's spec, as the API would find it for `POST /train`."""
+    return _check_spec(raw, [], settings)
+
+
 def _check_spec(raw: dict[str, Any], loc: list[str | int], settings: Settings, inner: bool = True) -> list[Error]:
     """Problems of one candidate training spec, located under `loc` (plus the field inside it when `inner`)."""
     try:
@@ -42,6 +49,35 @@ def _check_spec(raw: dict[str, Any], loc: list[str | int], settings: Settings, i
     except InvalidSpec as exc:
         return [{"loc": [*loc, *(e["loc"] if inner else [])], "msg": e["msg"]} for e in exc.errors]
     return []
+
+
+def _param_count(raw: dict[str, Any], data: Dataset) -> int:
+    """The model's parameter count on `data` (0 when the spec does not build; the corner checks name that)."""
+    try:
+        spec = TrainingSpec.model_validate(raw)
+    except ValidationError:
+        return 0
+    if spec.model.keras_config is not None:
+        from app.training.keras_config import inspect_config
+
+        return inspect_config(spec.model.keras_config).params
+    return infer_stack(spec.model.layers or [], data.feature_shape).params
+
+
+def _joint_worst(spec: SweepSpec, base_raw: dict[str, Any], settings: Settings) -> list[Error]:
+    """Each parameter at the corner that grows the model most, all at once: ranges that fit alone may not together."""
+    data = load_dataset(TrainingSpec.model_validate(base_raw).dataset, settings.datasets_location)
+    base_params, joint, grown = _param_count(base_raw, data), base_raw, []
+    for path, param in spec.search_space.items():
+        counts = {_param_count(with_value(base_raw, path, v), data): v for v in _corners(param)}
+        if max(counts) > base_params:
+            joint = with_value(joint, path, counts[max(counts)])
+            grown.append(f"{path} = {counts[max(counts)]!r}")
+    params = _param_count(joint, data)
+    if params <= settings.max_params:
+        return []
+    msg = f"with {', '.join(grown)} together the model has {params} parameters, more than the limit of "
+    return [{"loc": ["search_space"], "msg": msg + str(settings.max_params)}]
 
 
 def _reported_metrics(base: TrainingSpec) -> list[str]:
@@ -71,6 +107,8 @@ def check_sweep(spec: SweepSpec, settings: Settings) -> TrainingSpec:
             errors += [{**e, "msg": f"with {path} = {value!r}: {e['msg']}"} for e in found]
             if found:
                 break
+    if not errors:
+        errors += _joint_worst(spec, base_raw, settings)
     base = TrainingSpec.model_validate(base_raw)
     reported = _reported_metrics(base)
     if spec.objective.metric not in reported:
