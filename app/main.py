@@ -6,6 +6,7 @@ lifespan starts.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -28,6 +29,7 @@ from app.api.routes import (
     jobs,
     metrics,
     models,
+    monitoring,
     sweeps,
     tensorboard,
     ui,
@@ -42,6 +44,7 @@ from app.serving.batcher import Batcher
 from app.serving.inference import Serving
 from app.serving.metrics import Metrics
 from app.serving.model_cache import ModelCache
+from app.serving.payload_log import PayloadLog
 from app.settings import Settings, get_settings
 from app.sweeps.store import SweepStore
 from app.webhooks.dispatcher import Dispatcher
@@ -71,7 +74,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         max_instances=settings.max_instances,
         max_request_bytes=int(settings.max_request_mb * 2**20),
         observe=app.state.metrics.observe_version,
+        payloads=_payload_log(settings, app.state.metrics),
     )
+    names = [summary.name for summary in await asyncio.to_thread(registry.list_models)]
+    await asyncio.to_thread(app.state.serving.payloads.load_rates, names, registry.read_monitoring)
     app.state.metrics.watch(app.state.model_cache.describe, store.count_by_status, [s.value for s in JobStatus])
     app.state.metrics.label_models(app.state.serving.resolver.has_resolved)
     role_of = None if settings.api_keys is None else ApiKeys.parse(settings.api_keys.get_secret_value()).role_of
@@ -97,6 +103,16 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store.close()
 
 
+def _payload_log(settings: Settings, metrics: Metrics) -> PayloadLog:
+    return PayloadLog(
+        settings.data_dir.resolve() / "payloads",
+        max_queued=settings.payload_queue,
+        batch_rows=settings.payload_batch_rows,
+        flush_s=settings.payload_flush_s,
+        on_drop=metrics.payloads_dropped.inc,
+    )
+
+
 def _webhooks(settings: Settings, store: JobStore) -> Dispatcher:
     return Dispatcher(
         WebhookStore(store.engine),
@@ -120,7 +136,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = Metrics()
     app.add_middleware(DirectRoutes, routes=direct_routes(PROTOCOLS))
     app.add_middleware(RequestMetrics, metrics=app.state.metrics)
-    for module in (health, datasets, jobs, sweeps, events, tensorboard, models, webhooks, metrics):
+    for module in (health, datasets, jobs, sweeps, events, tensorboard, models, monitoring, webhooks, metrics):
         app.include_router(module.router)
     for protocol in PROTOCOLS:
         app.include_router(protocol.router)

@@ -75,6 +75,10 @@ class Settings(BaseSettings):
     )
     webhook_poll_s: float = Field(2.0, gt=0, description="How often finished jobs are looked for (job events).")
 
+    payload_queue: int = Field(10_000, ge=1, description="Payload records queued for writing; beyond: dropped.")
+    payload_batch_rows: int = Field(1000, ge=1, description="Payload records written per Parquet file at most.")
+    payload_flush_s: float = Field(1.0, gt=0, description="Longest a payload record waits to be written.")
+
     @property
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to a SQLite file in the data dir."""

@@ -7,6 +7,7 @@ the messages, so both transports say the same thing.
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import grpc
@@ -53,6 +54,7 @@ class TfServingService:
         return self.serving.registry
 
     async def predict(self, request: Any, note: Note) -> Any:
+        started = time.perf_counter()
         spec = request.model_spec
         version, label = _version(spec)
         loaded, route = await self.serving.route(spec.name, version, label)  # a label's canary split: at random
@@ -69,7 +71,7 @@ class TfServingService:
                 )
         batch, as_content = tensors.from_tensor_proto(request.inputs[INPUT_NAME], loaded.meta)
         outputs = await self.serving.infer(loaded, batch)
-        self.serving.served(loaded, route, batch, outputs, None)
+        self.serving.served(loaded, route, batch, outputs, request_id=None, started=started)
         response = messages.PredictResponse(model_spec=_spec(spec.name, loaded.meta.version))
         response.outputs[OUTPUT_NAME].CopyFrom(tensors.to_tensor_proto(outputs, as_content=as_content))
         return response

@@ -29,6 +29,7 @@ METADATA = "metadata.json"
 ARTIFACT = "model.keras"
 ALIASES = "aliases.json"
 TRAFFIC = "traffic.json"
+MONITORING = "monitoring.json"
 TOMBSTONE_PREFIX = ".deleted-"
 
 
@@ -190,6 +191,17 @@ class Registry(ABC):
             self._write_aliases(name, aliases)
             self._write_split(name, alias, {})
         return aliases
+
+    def read_monitoring(self, name: str) -> dict[str, Any]:
+        """A model's monitoring settings (`log_sample_rate`); none set: `{}`."""
+        self._require_model(name)
+        raw = self._read_file(name, MONITORING)
+        return json.loads(raw) if raw is not None else {}
+
+    def set_monitoring(self, name: str, settings: dict[str, Any]) -> dict[str, Any]:
+        with self._locked(name):
+            self._write_json(name, MONITORING, settings)
+        return settings
 
     def delete_version(self, name: str, version: int) -> None:
         """Remove a version for good; its number is never reused. Refused while an alias points at it."""

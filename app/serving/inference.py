@@ -8,6 +8,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from datetime import UTC, datetime
 
 import numpy as np
 
@@ -15,6 +16,7 @@ from app.errors import TooLarge
 from app.registry import Registry
 from app.serving.batcher import Batcher
 from app.serving.model_cache import Key, LoadedModel, ModelCache
+from app.serving.payload_log import PayloadLog, Record
 from app.serving.resolver import VersionResolver
 from app.serving.shadow import Shadows
 from app.serving.traffic import Route, pick
@@ -30,6 +32,7 @@ class Serving:
         max_instances: int = 10_000,
         max_request_bytes: int = 10 * 2**20,
         observe: Callable[[Key, float], None] | None = None,
+        payloads: PayloadLog | None = None,
     ) -> None:
         self.registry = registry
         self.max_instances = max_instances
@@ -39,6 +42,7 @@ class Serving:
         self.resolver = VersionResolver(registry)
         self._loads: dict[Key, asyncio.Future[LoadedModel]] = {}
         self._observe = observe
+        self.payloads = payloads
         self.shadows = Shadows(self._shadow_call)
 
     async def model(self, name: str, version: int | None = None, alias: str | None = None) -> LoadedModel:
@@ -64,11 +68,23 @@ class Serving:
         return await self.model(name, route.version), route
 
     def served(
-        self, loaded: LoadedModel, route: Route, batch: np.ndarray, outputs: np.ndarray, request_id: str | None
+        self,
+        loaded: LoadedModel,
+        route: Route,
+        batch: np.ndarray,
+        outputs: np.ndarray,
+        *,
+        request_id: str | None,
+        started: float,
     ) -> None:
-        """After an answer: its inputs go to the route's shadow, if any, off the request path."""
+        """After an answer: its inputs go to the route's shadow, if any, and a sample of answers to the payload
+        log, both off the request path. `started` is the request's `time.perf_counter()` at arrival."""
         if route.shadow is not None and route.shadow != loaded.meta.version:
             self.shadows.launch(loaded, route.shadow, batch, outputs, request_id)
+        if self.payloads is not None and self.payloads.sampled(loaded.meta.name):
+            latency_ms = (time.perf_counter() - started) * 1000
+            record = Record(*loaded.key, route.alias, request_id, datetime.now(UTC), latency_ms, batch, outputs)
+            self.payloads.add(record)
 
     async def _shadow_call(self, name: str, version: int, batch: np.ndarray) -> tuple[LoadedModel, np.ndarray]:
         loaded = await self.model(name, version)
@@ -108,3 +124,5 @@ class Serving:
     async def close(self) -> None:
         await self.shadows.drain()
         await self.batcher.close()
+        if self.payloads is not None:
+            await asyncio.to_thread(self.payloads.close)

@@ -78,6 +78,11 @@ class Metrics:
             buckets=LATENCY,
             registry=self.registry,
         )
+        self.payloads_dropped = Counter(
+            "maas_payload_log_dropped",
+            "Sampled payload records dropped because the log's queue was full",
+            registry=self.registry,
+        )
         self.call_seconds = Histogram(
             "maas_model_call_duration_seconds",
             "Model call time per batch",

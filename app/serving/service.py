@@ -5,6 +5,7 @@ concurrent requests through the batcher, encode the rows back. Knows nothing abo
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, field
 
 from app.errors import VersionNotFound
@@ -42,11 +43,12 @@ def parse_version(name: str, version: str | None) -> int | None:
 
 async def predict_native(serving: Serving, body: bytes, request_id: str | None = None) -> Reply:
     """`POST /predict`; the answer's `version` is the version that served it (an alias' canary, maybe)."""
+    started = time.perf_counter()
     request = native.decode(body)
     loaded, route = await serving.route(request.model, request.version, request.alias, request_id)
     batch = native.to_batch(request.instances, loaded.meta)
     outputs = await serving.infer(loaded, batch)
-    serving.served(loaded, route, batch, outputs, request_id)
+    serving.served(loaded, route, batch, outputs, request_id=request_id, started=started)
     return Reply(native.encode(loaded.meta, outputs), request.model)
 
 
@@ -55,10 +57,11 @@ async def predict_tfserving(
 ) -> Reply:
     """`POST /v1/models/{name}[/versions/{v} | /labels/{label}]:predict`; header `Model-Version` names the
     version that served it."""
+    started = time.perf_counter()
     loaded, route = await serving.route(name, version, label, request_id)
     call = tfserving.decode_predict(body, loaded.meta)
     outputs = await serving.infer(loaded, call.batch)
-    serving.served(loaded, route, call.batch, outputs, request_id)
+    serving.served(loaded, route, call.batch, outputs, request_id=request_id, started=started)
     return Reply(tfserving.encode_predict(call, outputs), name, {"Model-Version": str(loaded.meta.version)})
 
 
@@ -72,9 +75,11 @@ async def inflate_oip(serving: Serving, body: bytes, encoding: str | None) -> by
 
 async def infer_oip(serving: Serving, name: str, version: int | None, body: bytes, header_length: str | None) -> Reply:
     """`POST /v2/models/{name}[/versions/{v}]/infer`, with or without binary tensor data."""
-    loaded = await serving.model(name, version)
+    started = time.perf_counter()
+    loaded, route = await serving.route(name, version, None)
     call = oip.decode_infer(body, header_length, loaded.meta)
     outputs = await serving.infer(loaded, call.batch)
+    serving.served(loaded, route, call.batch, outputs, request_id=call.id or None, started=started)
     encoded, json_length = oip.encode_infer(loaded.meta, call, outputs)
     if json_length is None:
         return Reply(encoded, name)
