@@ -67,7 +67,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.model_cache = ModelCache(registry, settings.model_cache, warm_rows=settings.batch_max_size)
     delay_s = settings.batch_max_delay_ms / 1000
     batcher = Batcher(settings.batch_max_size, delay_s, observe=app.state.metrics.observe_batch)
-    app.state.serving = Serving(
+    serving = app.state.serving = Serving(
         registry,
         app.state.model_cache,
         batcher,
@@ -81,25 +81,25 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.metrics.watch(app.state.model_cache.describe, store.count_by_status, [s.value for s in JobStatus])
     app.state.metrics.label_models(app.state.serving.resolver.has_resolved)
     role_of = None if settings.api_keys is None else ApiKeys.parse(settings.api_keys.get_secret_value()).role_of
-    app.state.webhooks = _webhooks(settings, store)
-    app.state.webhooks.start()
-    app.state.grpc = await start_grpc(settings, app.state.serving, app.state.metrics.registry, role_of)
-    app.state.supervisor = None
+    webhooks = app.state.webhooks = _webhooks(settings, store)
+    webhooks.start()
+    grpc = app.state.grpc = await start_grpc(settings, app.state.serving, app.state.metrics.registry, role_of)
+    supervisor = app.state.supervisor = None
     if settings.workers > 0:
-        app.state.supervisor = Supervisor(settings, store, app.state.sweeps)
-        app.state.supervisor.start_in_thread()
+        supervisor = app.state.supervisor = Supervisor(settings, store, app.state.sweeps)
+        supervisor.start_in_thread()
     if settings.api_keys is None:
         log.warning("MAAS_API_KEYS is not set: the API is open to anyone who can reach it")
     log.info("maas %s ready: data in %s, %d worker slot(s)", __version__, settings.data_dir, settings.workers)
     try:
         yield
-    finally:
-        if app.state.grpc is not None:  # drained first: its calls in flight still need the batcher
-            await app.state.grpc.stop()
-        if app.state.supervisor is not None:
-            app.state.supervisor.stop()
-        await app.state.webhooks.stop()
-        await app.state.serving.close()
+    finally:  # what this run of the lifespan started: app.state may since hold another run's (a second client)
+        if grpc is not None:  # drained first: its calls in flight still need the batcher
+            await grpc.stop()
+        if supervisor is not None:
+            supervisor.stop()
+        await webhooks.stop()
+        await serving.close()
         store.close()
 
 
