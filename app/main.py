@@ -23,7 +23,9 @@ from app.api.hosts import OpenModeGuard
 from app.api.limits import BodyLimitMiddleware
 from app.api.protocols import PROTOCOLS
 from app.api.routes import (
+    batch_predictions,
     datasets,
+    evaluations,
     events,
     health,
     jobs,
@@ -80,6 +82,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     await asyncio.to_thread(app.state.serving.payloads.load_rates, names, registry.read_monitoring)
     app.state.metrics.watch(app.state.model_cache.describe, store.count_by_status, [s.value for s in JobStatus])
     app.state.metrics.label_models(app.state.serving.resolver.has_resolved)
+    app.state.metrics.watch_backlog(batcher.backlog)
     role_of = None if settings.api_keys is None else ApiKeys.parse(settings.api_keys.get_secret_value()).role_of
     webhooks = app.state.webhooks = _webhooks(settings, store)
     webhooks.start()
@@ -137,6 +140,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(DirectRoutes, routes=direct_routes(PROTOCOLS))
     app.add_middleware(RequestMetrics, metrics=app.state.metrics)
     for module in (health, datasets, jobs, sweeps, events, tensorboard, models, monitoring, webhooks, metrics):
+        app.include_router(module.router)
+    for module in (evaluations, batch_predictions):
         app.include_router(module.router)
     for protocol in PROTOCOLS:
         app.include_router(protocol.router)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.engine import RowMapping
 
-from app.jobs.schemas import Job, JobError, JobMetrics, JobStatus, ModelRef, Progress, WorkerInfo
+from app.jobs.schemas import Job, JobError, JobKind, JobMetrics, JobStatus, ModelRef, Progress, WorkerInfo
 
 
 def row_to_job(row: RowMapping, history: dict[str, list[float]]) -> Job:
@@ -12,6 +12,7 @@ def row_to_job(row: RowMapping, history: dict[str, list[float]]) -> Job:
     worker = WorkerInfo(id=row["worker_id"], pid=row["worker_pid"]) if row["worker_id"] else None
     return Job(
         id=row["id"],
+        kind=JobKind(row["kind"]),
         status=JobStatus(row["status"]),
         model_name=row["model_name"],
         spec=row["spec"],

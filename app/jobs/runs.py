@@ -70,6 +70,12 @@ class JobRuns:
             )
             conn.execute(insert(job_epoch).values(job_id=job_id, fold=fold_key, epoch=epoch, metrics=metrics))
 
+    def record_rows(self, job_id: str, worker_id: str, *, rows: int, total_rows: int) -> None:
+        """A scoring job's progress: `rows` of `total_rows` done; ClaimLost if it is not ours."""
+        progress = Progress(rows=rows, total_rows=total_rows).model_dump()
+        with self.engine.begin() as conn:
+            update_owned(conn, job_id, worker_id, progress=progress, heartbeat_at=utcnow())
+
     def record_details(self, job_id: str, worker_id: str, **details: dict[str, Any]) -> None:
         """Store a finished phase's results on the job: `cv=` or `lr_range_test=`."""
         assert set(details) <= {"cv", "lr_range_test"}, details

@@ -30,14 +30,30 @@ class JobStatus(StrEnum):
         return self not in (JobStatus.QUEUED, JobStatus.RUNNING)
 
 
+class JobKind(StrEnum):
+    """What a job does; every kind shares one queue, claim, heartbeat, cancel, retry and event stream."""
+
+    #: Train (or fine-tune) a model and publish it as a version.
+    TRAIN = "train"
+    #: Measure a version on a dataset (app/evaluation).
+    EVALUATE = "evaluate"
+    #: Score a whole dataset with a version into an output file (app/batch).
+    PREDICT = "predict"
+    #: Profile a remote dataset.
+    PROFILE = "profile"
+
+
 class Progress(BaseModel):
-    """How far training has got: epochs done out of planned. Under cross-validation `fold` is the fold being
-    trained (1..folds), then None with `folds` set while the final model trains on all the data."""
+    """How far the job has got: epochs done out of planned. Under cross-validation `fold` is the fold being
+    trained (1..folds), then None with `folds` set while the final model trains on all the data. Jobs that
+    score rows (evaluate, predict) count `rows` out of `total_rows` instead."""
 
     epoch: int = 0
     epochs: int = 0
     fold: int | None = None
     folds: int | None = None
+    rows: int | None = None
+    total_rows: int | None = None
 
 
 class JobMetrics(BaseModel):
@@ -70,9 +86,10 @@ class WorkerInfo(BaseModel):
 
 
 class Job(BaseModel):
-    """A training job (API.md's Job)."""
+    """A job (API.md's Job): training by default, or one of the other kinds."""
 
     id: str
+    kind: JobKind = JobKind.TRAIN
     status: JobStatus
     model_name: str
     spec: dict[str, Any]

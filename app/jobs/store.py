@@ -21,9 +21,9 @@ from app.errors import JobNotFound
 from app.jobs.engine import make_engine, utcnow
 from app.jobs.rows import row_to_job
 from app.jobs.runs import JobRuns
-from app.jobs.schemas import Job, JobStatus, Progress
+from app.jobs.schemas import Job, JobKind, JobStatus, Progress
 from app.jobs.status import set_status
-from app.jobs.tables import MAIN_FOLD, job, job_epoch, metadata
+from app.jobs.tables import MAIN_FOLD, create_job_tables, job, job_epoch
 
 
 class Claim(NamedTuple):
@@ -37,7 +37,7 @@ class JobStore:
 
     def __init__(self, url: str) -> None:
         self.engine = make_engine(url)
-        metadata.create_all(self.engine)
+        create_job_tables(self.engine)
         self.runs = JobRuns(self.engine)
 
     def close(self) -> None:
@@ -54,14 +54,17 @@ class JobStore:
         model_name: str,
         spec: dict[str, Any],
         *,
-        epochs: int,
+        epochs: int = 0,
         max_retries: int = 0,
         sweep_id: str | None = None,
         trial: int | None = None,
+        kind: JobKind = JobKind.TRAIN,
+        progress: Progress | None = None,
     ) -> Job:
         job_id = str(uuid.uuid4())
         row = {
             "id": job_id,
+            "kind": kind.value,
             "status": JobStatus.QUEUED.value,
             "model_name": model_name,
             "spec": spec,
@@ -70,7 +73,7 @@ class JobStore:
             "max_retries": max_retries,
             "sweep_id": sweep_id,
             "trial": trial,
-            "progress": Progress(epochs=epochs).model_dump(),
+            "progress": (progress or Progress(epochs=epochs)).model_dump(),
         }
         with self.engine.begin() as conn:
             conn.execute(insert(job).values(**row))
@@ -91,6 +94,7 @@ class JobStore:
         limit: int = 50,
         offset: int = 0,
         sweep_id: str | None = None,
+        kind: JobKind | None = None,
     ) -> list[Job]:
         """Jobs, newest first, optionally filtered."""
         query = select(job).order_by(job.c.created_at.desc(), job.c.id.desc()).limit(limit).offset(offset)
@@ -100,6 +104,8 @@ class JobStore:
             query = query.where(job.c.model_name == model_name)
         if sweep_id is not None:
             query = query.where(job.c.sweep_id == sweep_id)
+        if kind is not None:
+            query = query.where(job.c.kind == kind.value)
         with self.engine.connect() as conn:
             return self._to_jobs(conn, list(conn.execute(query).mappings()))
 

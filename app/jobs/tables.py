@@ -8,7 +8,20 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, Column, DateTime, ForeignKey, Integer, MetaData, String, Table, TypeDecorator
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Engine,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    TypeDecorator,
+    inspect,
+    text,
+)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -34,6 +47,7 @@ job = Table(
     "job",
     metadata,
     Column("id", String(36), primary_key=True),
+    Column("kind", String(16), nullable=False, index=True, default="train", server_default="train"),
     Column("status", String(16), nullable=False, index=True),
     Column("model_name", String(64), nullable=False, index=True),
     Column("spec", JSON, nullable=False),
@@ -66,3 +80,12 @@ job_epoch = Table(
     Column("epoch", Integer, primary_key=True),
     Column("metrics", JSON, nullable=False),
 )
+
+
+def create_job_tables(engine: Engine) -> None:
+    """Make the tables if missing; a `job` table made before jobs had a kind gets the column (all its jobs train)."""
+    metadata.create_all(engine)
+    columns = {column["name"] for column in inspect(engine).get_columns("job")}
+    if "kind" not in columns:
+        with engine.begin() as conn:
+            conn.execute(text("ALTER TABLE job ADD COLUMN kind VARCHAR(16) NOT NULL DEFAULT 'train'"))

@@ -36,6 +36,11 @@ class ModelVersion(BaseModel):
     #: The ONNX export and the TensorFlow SavedModel, relative to the version folder ("." = the folder itself).
     onnx: str | None = None
     saved_model: str | None = None
+    #: The Keras backend and dtype policy it was trained with (versions published before they were recorded: None).
+    backend: str | None = None
+    precision: str | None = None
+    #: The version this one was fine-tuned from (`init_from`): {"name", "version"}, else None.
+    parent: dict[str, Any] | None = None
 
 
 class ModelSummary(BaseModel):

@@ -139,6 +139,11 @@ def build_model(
         normalization = keras.layers.Normalization(axis=-1)
         normalization.adapt(normalize_on)
         model = keras.Sequential([keras.Input(shape=tuple(input_shape)), normalization, model], name="normalized")
+    return compile_model(model, spec, learning_rate)
+
+
+def compile_model(model: keras.Model, spec: TrainingSpec, learning_rate: Any) -> keras.Model:
+    """Compile with the spec's loss and metrics and a fresh optimizer (no state carried over)."""
     model.compile(
         optimizer=make_optimizer(spec.optimizer, learning_rate),
         loss=make_loss(spec.loss_config),

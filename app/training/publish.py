@@ -21,13 +21,26 @@ from app.training.pipeline import Outcome
 from app.training.spec import TrainingSpec
 
 
+def _jax_version() -> str:
+    import jax
+
+    return jax.__version__
+
+
 def framework_versions() -> dict[str, str]:
     return {
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
+        **({"jax": _jax_version()} if keras.backend.backend() == "jax" else {}),
         "numpy": np.__version__,
         "python": platform.python_version(),
     }
+
+
+def _parent(spec: TrainingSpec) -> dict[str, Any] | None:
+    """The version a fine-tuned model started from (its lineage), pinned at submission."""
+    init = spec.init_from
+    return {"name": init.model, "version": init.version} if init is not None else None
 
 
 def stage_model(staged: Path, job_id: str, spec: TrainingSpec, data: Dataset, outcome: Outcome) -> dict[str, Any]:
@@ -51,6 +64,9 @@ def stage_model(staged: Path, job_id: str, spec: TrainingSpec, data: Dataset, ou
         "dataset": data.describe(),
         "framework": framework_versions(),
         "seed": spec.seed,
+        "backend": keras.backend.backend(),
+        "precision": spec.precision,
+        "parent": _parent(spec),
     }
     metadata.update(outcome.metadata)
     metadata.update(export_for_serving(result.model, staged, data.x))  # SavedModel + verified ONNX, runtime

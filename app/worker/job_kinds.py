@@ -1,15 +1,39 @@
-"""The one place that reads a job's kind: how it trains (its strategy) and where its result goes (its sink).
+"""The one place that reads a job's kind: what its child builds (its context), how it runs (its strategy) and
+where its result goes (its sink).
 
-A new kind of job is a new strategy or sink, and a line here; run_job (app/worker/job_run.py) stays as it is.
+A new kind of job is a planner here, with its strategy and sink; run_job (app/worker/job_run.py) stays as it is.
 """
 
 from __future__ import annotations
 
-from app.jobs.schemas import Job
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from app.datasets import load_dataset
+from app.jobs.schemas import Job, JobKind
+from app.jobs.store import JobStore
+from app.settings import Settings
 from app.sweeps.store import SweepStore
+from app.training.checkpoints import Checkpoints
+from app.training.model_source import model_source
 from app.training.spec import TrainingSpec
-from app.worker.sinks import PublishVersion, Sink, SweepTrial
+from app.worker.batch_predict import PredictInShards
+from app.worker.context import JobContext
+from app.worker.evaluate import Evaluate
+from app.worker.reporters import JobReporting
+from app.worker.scoring import scoring_context
+from app.worker.sinks import PublishVersion, Sink, StoreEvaluation, SweepTrial, WriteOutput
 from app.worker.strategies import DataParallel, LocalFit, Strategy
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One job's run: its context (JobContext or ScoringContext), strategy and sink."""
+
+    context: Any
+    strategy: Strategy
+    sink: Sink
 
 
 def strategy_for(spec: TrainingSpec) -> Strategy:
@@ -18,5 +42,48 @@ def strategy_for(spec: TrainingSpec) -> Strategy:
 
 
 def sink_for(job: Job, sweeps: SweepStore) -> Sink:
-    """A sweep's trial stages its model for the sweep; any other job publishes a version."""
+    """A sweep's trial stages its model for the sweep; any other training job publishes a version."""
     return SweepTrial(sweeps) if job.sweep_id is not None else PublishVersion()
+
+
+def _training(job: Job, settings: Settings, store: JobStore, sweeps: SweepStore) -> Plan:
+    assert job.worker is not None
+    spec = TrainingSpec.model_validate(job.spec)
+    checkpoints = Checkpoints(settings.jobs_dir / job.id / "checkpoints")
+    if not checkpoints.exists:
+        store.runs.start_attempt(job.id, job.worker.id, spec.fit.epochs)
+    data = load_dataset(spec.dataset, settings.datasets_location)
+    validation = spec.fit.validation_data and load_dataset(spec.fit.validation_data, settings.datasets_location)
+    context = JobContext(
+        job=job,
+        settings=settings,
+        spec=spec,
+        data=data,
+        validation=validation,
+        source=model_source(spec, data.feature_shape, settings),
+        checkpoints=checkpoints,
+        reporting=JobReporting(settings.resolved_database_url, job.id, job.worker.id),
+    )
+    return Plan(context, strategy_for(spec), sink_for(job, sweeps))
+
+
+def _scoring(strategy: Strategy, sink: Sink) -> Callable[[Job, Settings, JobStore, SweepStore], Plan]:
+    def plan(job: Job, settings: Settings, store: JobStore, sweeps: SweepStore) -> Plan:
+        return Plan(scoring_context(job, settings, store), strategy, sink)
+
+    return plan
+
+
+PLANNERS: dict[JobKind, Callable[[Job, Settings, JobStore, SweepStore], Plan]] = {
+    JobKind.TRAIN: _training,
+    JobKind.EVALUATE: _scoring(Evaluate(), StoreEvaluation()),
+    JobKind.PREDICT: _scoring(PredictInShards(), WriteOutput()),
+}
+
+
+def plan_for(job: Job, settings: Settings, store: JobStore, sweeps: SweepStore) -> Plan:
+    """The plan of `job`'s kind; a kind this worker does not run fails the job with a message saying so."""
+    planner = PLANNERS.get(job.kind)
+    if planner is None:
+        raise NotImplementedError(f"this worker does not run jobs of kind {job.kind.value!r}")
+    return planner(job, settings, store, sweeps)

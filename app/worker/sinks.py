@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import dataclass
 from typing import Any, Protocol
 
+from app.batch.output import Shards, output_name
+from app.evaluation.schemas import Evaluation
+from app.evaluation.store import EvaluationStore
 from app.jobs.schemas import ModelRef
 from app.registry import open_registry
 from app.sweeps.spec import SweepSpec
@@ -15,17 +19,28 @@ from app.training.fit import Logs
 from app.training.pipeline import Outcome, Reporter
 from app.training.publish import publish_model, stage_trial_model
 from app.worker.context import JobContext
+from app.worker.scoring import ScoringContext
 
 log = logging.getLogger("maas.child")
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """What the job's row records once its outcome is delivered: the version it published (if any), its final
+    metrics and held-out test metrics."""
+
+    model: ModelRef | None
+    final: dict[str, float | None]
+    test: dict[str, float | None] | None = None
+
+
 class Sink(Protocol):
-    def watch(self, job: JobContext, reporter: Reporter) -> Reporter:
-        """The reporter training should tell, which may be `reporter` itself."""
+    def watch(self, job: Any, reporter: Reporter) -> Reporter:
+        """The reporter the strategy should tell, which may be `reporter` itself."""
         ...
 
-    def deliver(self, job: JobContext, outcome: Outcome) -> ModelRef | None:
-        """Put the outcome where it goes; the model version the job published, if it published one."""
+    def deliver(self, job: Any, outcome: Any) -> Delivery:
+        """Put the outcome where it goes."""
         ...
 
 
@@ -42,11 +57,11 @@ class PublishVersion:
     def watch(self, job: JobContext, reporter: Reporter) -> Reporter:
         return reporter
 
-    def deliver(self, job: JobContext, outcome: Outcome) -> ModelRef:
+    def deliver(self, job: JobContext, outcome: Outcome) -> Delivery:
         registry = open_registry(job.settings.registry_location, job.settings.cache_dir)
         version = publish_model(registry, job.job_id, job.spec, job.data, outcome)
         failpoint("after_publish")
-        return ModelRef(name=version.name, version=version.version)
+        return Delivery(ModelRef(name=version.name, version=version.version), outcome.fit.final, outcome.test)
 
 
 class TrialPruned(Exception):
@@ -94,5 +109,29 @@ class SweepTrial:
         study = open_study(spec, row.study_name, job.settings.resolved_database_url)
         return TrialReporter(reporter, trial_handle(study, job.job.trial), spec.objective.metric)
 
-    def deliver(self, job: JobContext, outcome: Outcome) -> None:
+    def deliver(self, job: JobContext, outcome: Outcome) -> Delivery:
         stage_trial_model(job.work_dir, job.job_id, job.spec, job.data, outcome)
+        return Delivery(None, outcome.fit.final, outcome.test)
+
+
+class StoreEvaluation:
+    """An evaluation's result goes into the evaluation table; its loss and metrics onto the job too."""
+
+    def watch(self, job: ScoringContext, reporter: Reporter) -> Reporter:
+        return reporter
+
+    def deliver(self, job: ScoringContext, outcome: Evaluation) -> Delivery:
+        EvaluationStore(job.runs.engine).save(outcome)
+        return Delivery(None, dict(outcome.metrics))
+
+
+class WriteOutput:
+    """A batch prediction's shards joined into its one output file, `<work_dir>/output/predictions.<format>`."""
+
+    def watch(self, job: ScoringContext, reporter: Reporter) -> Reporter:
+        return reporter
+
+    def deliver(self, job: ScoringContext, outcome: Shards) -> Delivery:
+        fmt = job.spec["format"]
+        outcome.join(job.work_dir / "output" / output_name(fmt), fmt)
+        return Delivery(None, {"rows": float(outcome.total_rows)})

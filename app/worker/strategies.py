@@ -1,21 +1,22 @@
-"""How a job trains: a strategy turns the job into an `Outcome`, telling the reporter what happens on the way."""
+"""How a job runs: a strategy turns the job into its outcome (a training `Outcome`, an evaluation, a batch's
+shards), telling the reporter what happens on the way."""
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from app.training.pipeline import Outcome, Reporter, train
 from app.worker.context import JobContext
 
 
 class Strategy(Protocol):
-    def train(self, job: JobContext, reporter: Reporter) -> Outcome: ...
+    def run(self, job: Any, reporter: Reporter) -> Any: ...
 
 
 class LocalFit:
     """In this process, through the training pipeline (cross-validation, LR range test, the final fit)."""
 
-    def train(self, job: JobContext, reporter: Reporter) -> Outcome:
+    def run(self, job: JobContext, reporter: Reporter) -> Outcome:
         return train(
             job.spec,
             job.data,
@@ -32,7 +33,7 @@ class DataParallel:
     process, through `job.reporting`: a reporter given here lives in this one, so a sweep trial trained this way
     reports its epochs but is not pruned."""
 
-    def train(self, job: JobContext, reporter: Reporter) -> Outcome:
+    def run(self, job: JobContext, reporter: Reporter) -> Outcome:
         from app.worker.ray.data_parallel import train_data_parallel  # imports Ray
 
         return train_data_parallel(job)

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from app.api.deps import SettingsDep, StoreDep, SupervisorDep
-from app.jobs.schemas import Job, JobStatus
+from app.jobs.schemas import Job, JobKind, JobStatus
 from app.jobs.service import submit_job
 from app.training.spec import TrainingSpec
 
@@ -32,11 +32,14 @@ def read_jobs(
     status: JobStatus | None = None,
     model_name: str | None = None,
     sweep_id: str | None = None,
+    kind: JobKind | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> list[Job]:
     """Jobs, newest first."""
-    return store.read_jobs(status=status, model_name=model_name, limit=limit, offset=offset, sweep_id=sweep_id)
+    return store.read_jobs(
+        status=status, model_name=model_name, limit=limit, offset=offset, sweep_id=sweep_id, kind=kind
+    )
 
 
 @router.get("/jobs/{job_id}", response_model=Job)

@@ -1,0 +1,68 @@
+"""What a scoring job's child works with (an evaluation or a batch prediction): the version, the runtime that
+serves it, the dataset, and the claim to report progress under."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from app.datasets import DatasetRef, load_dataset
+from app.datasets.types import Dataset
+from app.jobs.runs import JobRuns
+from app.jobs.schemas import Job
+from app.jobs.store import JobStore
+from app.registry import ModelVersion, open_registry
+from app.serving.runtimes import Infer, open_runtime
+from app.settings import Settings
+
+
+@dataclass(frozen=True)
+class ScoringContext:
+    job: Job
+    settings: Settings
+    spec: dict[str, Any]
+    data: Dataset
+    meta: ModelVersion
+    version_dir: Path
+    runtime: str
+    infer: Infer
+    runs: JobRuns
+    worker_id: str
+
+    @property
+    def work_dir(self) -> Path:
+        return self.settings.jobs_dir / self.job.id
+
+    def predict(self, rows: range | slice, batch_size: int) -> np.ndarray:
+        """The runtime's outputs for `rows` of the dataset, `batch_size` rows a call."""
+        x = self.data.x[rows.start : rows.stop]
+        parts = [self.infer(np.ascontiguousarray(x[i : i + batch_size])) for i in range(0, len(x), batch_size)]
+        return np.concatenate(parts) if parts else np.zeros((0, *self.meta.output_shape[1:]), np.float32)
+
+    def report_rows(self, rows: int) -> None:
+        self.runs.record_rows(self.job.id, self.worker_id, rows=rows, total_rows=self.data.rows)
+
+
+def scoring_context(job: Job, settings: Settings, store: JobStore) -> ScoringContext:
+    """The version and dataset a scoring job names, opened through the runtime that serves the version."""
+    assert job.worker is not None
+    registry = open_registry(settings.registry_location, settings.cache_dir)
+    meta = registry.read_version(job.spec["model"], job.spec["version"])
+    version_dir = registry.artifact_path(meta.name, meta.version).parent
+    runtime, infer = open_runtime(version_dir, meta)
+    data = load_dataset(DatasetRef.model_validate(job.spec["dataset"]), settings.datasets_location)
+    return ScoringContext(
+        job=job,
+        settings=settings,
+        spec=job.spec,
+        data=data,
+        meta=meta,
+        version_dir=version_dir,
+        runtime=runtime,
+        infer=infer,
+        runs=store.runs,
+        worker_id=job.worker.id,
+    )
