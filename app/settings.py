@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     max_queued: int = Field(100, ge=1, description="Queued jobs beyond which POST /train answers 429.")
     max_request_mb: float = Field(10.0, gt=0, description="Largest request body (uploads: MAAS_MAX_UPLOAD_MB).")
     max_instances: int = Field(10_000, ge=1, description="Most rows one prediction request may send.")
+    max_event_streams: int = Field(100, ge=1, description="Open job event streams per API process; more: 429.")
     api_keys: SecretStr | None = Field(
         None, description="Comma-separated KEY:ROLE pairs (roles: admin, predict); unset = no auth."
     )

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from app.api.routes import events as events_route
 from app.client.sse import Event, iter_events
+from app.jobs import watch as job_watch
 from app.jobs.schemas import JobError, ModelRef
 from app.jobs.store import JobStore
 from app.settings import Settings
@@ -89,21 +90,21 @@ def test_reconnecting_with_last_event_id_continues_without_gaps_or_repeats(clien
 def test_a_live_stream_carries_epochs_recorded_after_it_opened_then_ends(
     client: TestClient, store: JobStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The worker writes each step only after the stream has polled again, so every step is seen live."""
+    """The worker writes each step only after the stream's poller has looked again, so every step is seen live."""
     polls = threading.Condition()
     count = [0]
-    snapshot = events_route._snapshot
+    read_stamps = job_watch.read_stamps
 
-    def counted_snapshot(*args: Any) -> Any:
-        result = snapshot(*args)
+    def counted_read_stamps(*args: Any) -> Any:
+        result = read_stamps(*args)
         with polls:
             count[0] += 1
             polls.notify_all()
         return result
 
-    monkeypatch.setattr(events_route, "_snapshot", counted_snapshot)
-    monkeypatch.setattr(events_route, "POLL_S", 0.01)
-    monkeypatch.setattr(events_route, "KEEPALIVE_S", 0.0)  # a comment after every quiet poll
+    monkeypatch.setattr(job_watch, "read_stamps", counted_read_stamps)
+    monkeypatch.setattr(job_watch, "POLL_S", 0.01)
+    monkeypatch.setattr(events_route, "KEEPALIVE_S", 0.02)  # a comment after every quiet stretch
     job_id = running_job(store, epochs=3)
 
     def after_next_poll(write: Any) -> None:

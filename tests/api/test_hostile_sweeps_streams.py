@@ -3,8 +3,12 @@ alone, a sampled trial that fails the checks never reaches a worker, and open ev
 
 from __future__ import annotations
 
+import time
+from contextlib import ExitStack
+from pathlib import Path
 from typing import Any
 
+import httpx
 from fastapi.testclient import TestClient
 
 from app.jobs.store import JobStore
@@ -12,6 +16,7 @@ from app.settings import Settings
 from app.sweeps.driver import SweepDriver
 from app.sweeps.store import SweepStore
 from tests.api.test_train_api import assert_problem
+from tests.e2e.server import Server
 from tests.support import iris_spec
 
 
@@ -69,3 +74,43 @@ def test_a_sampled_trial_that_fails_the_checks_is_failed_and_never_queued(
         (0.6, 16),
     ]
     assert client.get("/healthz").json() == {"status": "ok"}
+
+
+def _open_stream(http: httpx.Client, job_id: str, stack: ExitStack) -> httpx.Response:
+    """A stream left open (its line iterator kept on the response: dropping it would close the connection)."""
+    response = stack.enter_context(http.stream("GET", f"/jobs/{job_id}/events"))
+    if response.status_code == 200:
+        response.extensions["lines"] = lines = response.iter_lines()
+        assert next(lines) == "retry: 1000"  # the server holds the stream's slot now
+    return response
+
+
+def test_event_streams_past_the_cap_are_429_and_health_still_answers(tmp_path: Path) -> None:
+    server = Server(tmp_path / "data", tmp_path / "server.log", MAAS_WORKERS="0", MAAS_MAX_EVENT_STREAMS="5")
+    try:
+        job_id = server.http.post("/train", json=iris_spec()).json()["id"]
+        with httpx.Client(base_url=server.url, timeout=30, limits=httpx.Limits(max_connections=20)) as http:
+            with ExitStack() as streams:
+                opened = [_open_stream(http, job_id, streams) for _ in range(5)]
+                assert [r.status_code for r in opened] == [200] * 5
+
+                refused = http.get(f"/jobs/{job_id}/events")
+                assert refused.status_code == 429
+                assert refused.headers["content-type"] == "application/problem+json"
+                assert refused.json()["code"] == "too_many_streams"
+                assert "5 event streams are open" in refused.json()["detail"]
+                assert "MAAS_MAX_EVENT_STREAMS" in refused.json()["detail"]
+
+                started = time.monotonic()
+                assert http.get("/healthz").json() == {"status": "ok"}
+                assert http.get("/readyz").json() == {"status": "ready"}
+                assert time.monotonic() - started < 1.0
+                assert [j["id"] for j in http.get("/jobs").json()] == [job_id]
+
+                opened[0].close()
+                deadline = time.monotonic() + 10
+                while _open_stream(http, job_id, streams).status_code == 429:
+                    assert time.monotonic() < deadline, "the closed stream's slot was never given back"
+                assert http.get("/healthz").json() == {"status": "ok"}
+    finally:
+        server.stop()
