@@ -71,6 +71,11 @@ class Batcher:
         self._tasks: set[asyncio.Task[None]] = set()
         self._executor = ThreadPoolExecutor(threads, thread_name_prefix="maas-model")
 
+    def backlog(self) -> tuple[int, int]:
+        """(requests whose bodies are being received, rows queued and not yet in a model call): the queue depth
+        that /metrics reports, read at scrape time."""
+        return self._receiving, sum(lane.rows for lane in self._lanes.values())
+
     def receiving(self) -> _Receiving:
         """Count a request as on its way while its body is read, so that a forming batch may wait for it."""
         return _Receiving(self)

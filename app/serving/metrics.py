@@ -28,6 +28,7 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self._state: _StateCollector | None = None
+        self._backlog: _BacklogCollector | None = None
         self._request_children: dict[tuple[str, str, str, int], tuple[Any, Any]] = {}
         self._batch_children: dict[Hashable, tuple[Any, ...]] = {}
         self._version_children: dict[Hashable, tuple[Any, Any]] = {}
@@ -147,6 +148,13 @@ class Metrics:
         self._state = _StateCollector(models, jobs, tuple(statuses))
         self.registry.register(self._state)
 
+    def watch_backlog(self, backlog: Callable[[], tuple[int, int]]) -> None:
+        """Report the batcher's queue depth (as Triton's pending request count), read at each scrape."""
+        if self._backlog is not None:
+            self.registry.unregister(self._backlog)
+        self._backlog = _BacklogCollector(backlog)
+        self.registry.register(self._backlog)
+
     def render(self) -> tuple[bytes, str]:
         """The exposition text and its content type."""
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
@@ -181,3 +189,17 @@ class _StateCollector:
         for status, count in sorted(counts.items()):
             by_status.add_metric([status], count)
         yield by_status
+
+
+class _BacklogCollector:
+    """Gauges of what the batcher holds: requests still arriving, rows waiting for a model call."""
+
+    def __init__(self, backlog: Callable[[], tuple[int, int]]) -> None:
+        self._backlog = backlog
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        receiving, queued = self._backlog()
+        yield GaugeMetricFamily(
+            "maas_requests_receiving", "Prediction requests whose bodies are being received", value=receiving
+        )
+        yield GaugeMetricFamily("maas_batch_queued_rows", "Rows queued for a model call, not yet in one", value=queued)

@@ -60,7 +60,7 @@ def served(root: Path) -> Iterator[tuple[Server, str]]:
         root / "server.log",
         MAAS_MAX_INSTANCES="100",
         MAAS_MAX_REQUEST_MB="0.5",
-        MAAS_BATCH_MAX_DELAY_MS="3000",
+        MAAS_BATCH_MAX_DELAY_MS="10000",
     )
     for epochs in (3, 1):
         server.wait_finished(server.train(digits_spec(fit={"epochs": epochs, "batch_size": 64}))["id"])
@@ -409,6 +409,20 @@ def batch_counts(server: Server) -> tuple[float, float]:
     )  # type: ignore[return-value]
 
 
+async def backlog_reaches(http: httpx.AsyncClient, *, receiving: int, queued: int, timeout_s: float = 30) -> None:
+    """Until /metrics shows that many requests being received and rows queued in the batcher."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while asyncio.get_running_loop().time() < deadline:
+        found = {
+            s.name: s.value
+            for f in text_string_to_metric_families((await http.get("/metrics")).text)
+            for s in f.samples
+        }
+        if (found.get("maas_requests_receiving"), found.get("maas_batch_queued_rows")) == (receiving, queued):
+            return
+    raise AssertionError(f"the batcher never held {receiving} receiving request(s) and {queued} queued row(s)")
+
+
 def test_grpc_and_http_requests_for_one_version_share_one_model_call(served: tuple[Server, str]) -> None:
     server, target = served
     triton.InferenceServerClient(target).infer("digits-mlp", [triton_input(X)], headers=AS_PREDICT)  # loaded
@@ -427,13 +441,13 @@ def test_grpc_and_http_requests_for_one_version_share_one_model_call(served: tup
             headers = {**AS_PREDICT, "Content-Length": str(len(content))}
             post = asyncio.ensure_future(http.post("/predict", content=body(), headers=headers))
             await headers_sent.wait()
-            await asyncio.sleep(0.3)  # the server has read the headers and is waiting for the body
+            await backlog_reaches(http, receiving=1, queued=0)  # the server waits for the body
             stub = oip_grpc.GRPCInferenceServiceStub(ch)
             calls = [
                 stub.ModelInfer(typed_request(X[i : i + 1], "FP32", "fp32_contents"), metadata=MD) for i in range(8)
             ]
             infers = asyncio.gather(*calls)
-            await asyncio.sleep(0.3)  # the gRPC requests have arrived and wait for the held body
+            await backlog_reaches(http, receiving=1, queued=8)  # the gRPC rows wait for the held body
             go.set()
             return await post, await infers
 
