@@ -83,7 +83,6 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.metrics.watch(app.state.model_cache.describe, store.count_by_status, [s.value for s in JobStatus])
     app.state.metrics.label_models(app.state.serving.resolver.has_resolved)
     app.state.metrics.watch_backlog(batcher.backlog)
-    app.state.metrics.watch_backlog(batcher.backlog)
     role_of = None if settings.api_keys is None else ApiKeys.parse(settings.api_keys.get_secret_value()).role_of
     webhooks = app.state.webhooks = _webhooks(settings, store)
     webhooks.start()
