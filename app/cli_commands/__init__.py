@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from app.cli_commands import datasets, jobs, models, predict, sweeps, train
+from app.cli_commands import datasets, jobs, lifecycle, models, predict, sweeps, train
 
 
 def register(cli: typer.Typer) -> None:
@@ -20,3 +20,5 @@ def register(cli: typer.Typer) -> None:
     cli.add_typer(datasets.app, name="datasets")
     cli.command()(sweeps.sweep)
     cli.add_typer(sweeps.app, name="sweeps")
+    cli.command()(lifecycle.evaluate)
+    cli.command(name="batch-predict")(lifecycle.batch_predict)

@@ -82,6 +82,18 @@ class AsyncMaasClient:
     async def cancel(self, job_id: str) -> Json:
         return await self._send(calls.cancel_job(job_id))
 
+    async def evaluate(self, name: str, version: int, dataset: Json, batch_size: int | None = None) -> Json:
+        return await self._send(calls.evaluate(name, version, dataset, batch_size))
+
+    async def evaluations(self, name: str, version: int | None = None, dataset_sha256: str | None = None) -> list[Json]:
+        return await self._send(calls.list_evaluations(name, version, dataset_sha256))
+
+    async def batch_predict(self, body: Json) -> Json:
+        return await self._send(calls.batch_predict(body))
+
+    async def job_output(self, job_id: str) -> bytes:
+        return await self._send(calls.job_output(job_id))
+
     async def tensorboard(self, job_id: str) -> bytes:
         """The job's TensorBoard logs as `.tar.gz` bytes."""
         return await self._send(calls.tensorboard(job_id))

@@ -186,3 +186,23 @@ def predict(model: str, instances: Any, version: int | None, alias: str | None) 
     """Instances: a numpy array or nested lists, one row per instance."""
     payload = {"model": model, **_params(version=version, alias=alias), "instances": _instances(instances)}
     return _post_json("/predict", payload, parse=_prediction)
+
+
+def evaluate(name: str, version: int, dataset: dict[str, Any], batch_size: int | None = None) -> Call:
+    body: dict[str, Any] = {"dataset": dataset, **({"batch_size": batch_size} if batch_size else {})}
+    return _post_json(f"/models/{name}/versions/{version}/evaluations", body)
+
+
+def list_evaluations(name: str, version: int | None = None, dataset_sha256: str | None = None) -> Call:
+    """One version's evaluations, or (without `version`) every version's, on one dataset if given."""
+    if version is not None:
+        return Call("GET", f"/models/{name}/versions/{version}/evaluations")
+    return Call("GET", f"/models/{name}/evaluations", params=_params(dataset_sha256=dataset_sha256))
+
+
+def batch_predict(body: dict[str, Any]) -> Call:
+    return _post_json("/batch-predictions", body)
+
+
+def job_output(job_id: str) -> Call:
+    return Call("GET", f"/jobs/{job_id}/output", parse=_bytes)

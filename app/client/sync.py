@@ -82,6 +82,22 @@ class MaasClient:
     def cancel(self, job_id: str) -> Json:
         return self._send(calls.cancel_job(job_id))
 
+    # --- evaluations and batch predictions ----------------------------------------------------------------
+    def evaluate(self, name: str, version: int, dataset: Json, batch_size: int | None = None) -> Json:
+        """Queue an evaluation of `name` v`version` on `dataset` (a DatasetRef); returns its Job."""
+        return self._send(calls.evaluate(name, version, dataset, batch_size))
+
+    def evaluations(self, name: str, version: int | None = None, dataset_sha256: str | None = None) -> list[Json]:
+        return self._send(calls.list_evaluations(name, version, dataset_sha256))
+
+    def batch_predict(self, body: Json) -> Json:
+        """Queue a batch prediction `{"model", "version" | "alias", "dataset", "format"}`; returns its Job."""
+        return self._send(calls.batch_predict(body))
+
+    def job_output(self, job_id: str) -> bytes:
+        """A succeeded batch prediction's file (MaasError 409 before)."""
+        return self._send(calls.job_output(job_id))
+
     def tensorboard(self, job_id: str) -> bytes:
         """The job's TensorBoard logs as `.tar.gz` bytes."""
         return self._send(calls.tensorboard(job_id))

@@ -197,3 +197,20 @@ def test_a_batch_prediction_killed_mid_way_resumes_with_no_row_missing_or_double
         assert table["row"].tolist() == list(range(150)), "every row once, in order"
     finally:
         server.stop()
+
+
+def test_the_cli_evaluates_and_prints_the_confusion_matrix_and_batch_scores(trained: Server, tmp_path: Path) -> None:
+    import subprocess
+
+    from tests.e2e.server import MAAS
+
+    def maas(*args: str) -> str:
+        done = subprocess.run([MAAS, *args, "--url", trained.url], capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    printed = maas("evaluate", "iris-mlp", "--version", "1", "--dataset", "iris", "--follow")
+    scored = maas("batch-predict", "iris-mlp", "--dataset", "iris", "--format", "csv", "-o", str(tmp_path / "p.csv"))
+
+    assert "true \\ predicted" in printed and all(label in printed for label in LABELS)
+    assert "150 rows written" in scored and len((tmp_path / "p.csv").read_text().splitlines()) == 151

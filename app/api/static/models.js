@@ -31,7 +31,7 @@ async function modelDetail(name) {
   const byVersion = {};
   for (const [alias, version] of Object.entries(model.aliases)) (byVersion[version] ||= []).push(alias);
   const rows = model.versions.slice().reverse().map((v) => h("tr", { "data-version": v.version },
-    h("td", {}, `v${v.version}`),
+    h("td", {}, `v${v.version}`, v.parent ? h("div", { class: "muted lineage" }, `fine-tuned from ${v.parent.name} v${v.parent.version}`) : null),
     h("td", {}, formatTime(v.created_at)),
     h("td", {}, v.task, v.classes ? ` (${v.classes.length} classes)` : ""),
     h("td", { class: "mono" }, JSON.stringify(v.input_shape)),
