@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     stale_after_s: float = Field(30.0, gt=0, description="A running job silent this long is requeued.")
     log_level: str = Field("INFO", description="Python logging level.")
     executor: Literal["local", "ray"] = Field("local", description="Where jobs run: local child processes or Ray.")
+    keras_backend: Literal["auto", "tensorflow", "jax"] = Field(
+        "auto", description="Backend of specs saying backend 'auto'; auto = JAX where installed, else TensorFlow."
+    )
     ray_address: str | None = Field(
         None, description="Ray cluster to submit jobs to (HEAD:6379); unset = a private Ray on 127.0.0.1."
     )

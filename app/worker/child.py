@@ -10,10 +10,12 @@ import logging
 import os
 import threading
 import time
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 
 from app.native_logs import quiet_native_startup
 from app.settings import Settings
+from app.training.backends import Backend, use_backend, use_compile_cache
 
 log = logging.getLogger("maas.child")
 
@@ -29,9 +31,23 @@ def _exit_when_orphaned(parent_pid: int) -> None:
     threading.Thread(target=watch, name="orphan-watch", daemon=True).start()
 
 
-def child_main(conn: Connection, settings: Settings, parent_pid: int) -> None:
+@dataclass(frozen=True)
+class ChildProfile:
+    """What a child is started for, fixed before it imports Keras: the backend Keras loads, the GPUs it sees."""
+
+    backend: Backend
+    gpus: tuple[str, ...] = ()
+
+    def apply(self) -> None:
+        use_backend(self.backend)
+        os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(self.gpus)
+
+
+def child_main(conn: Connection, settings: Settings, parent_pid: int, profile: ChildProfile) -> None:
     """Entry point of a spawned child: warm up, wait for one job id, run it, exit."""
     _exit_when_orphaned(parent_pid)
+    profile.apply()
+    use_compile_cache(settings.cache_dir / "jax")
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     # Import the heavy modules (Keras, TensorFlow) now, while idle, so that a job starts without waiting for them.
     with quiet_native_startup():

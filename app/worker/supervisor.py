@@ -50,7 +50,7 @@ class Supervisor:
             from app.worker.ray.executor import RayExecutor  # imports Ray, only when it is asked for
 
             executor = RayExecutor(settings, store)
-        self.executor = executor or LocalExecutor(settings)
+        self.executor = executor or LocalExecutor(settings, store)
         self.running: dict[str, Running] = {}
         self._stop = threading.Event()
         self._wake = threading.Event()

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from app.training.backends import AUTO_MAX_STEPS, auto_steps_per_execution, default_backend, installed, resolve_backend
+from app.training.backends import (
+    AUTO_MAX_STEPS,
+    auto_steps_per_execution,
+    backend_of,
+    default_backend,
+    installed,
+    resolve_backend,
+)
 
 
 def test_auto_is_the_configured_backend_else_jax_where_installed() -> None:
@@ -15,6 +22,13 @@ def test_a_named_backend_is_kept_and_data_parallel_auto_is_tensorflow() -> None:
     assert resolve_backend("jax", "tensorflow") == "jax"
     assert resolve_backend("tensorflow", "jax") == "tensorflow"
     assert resolve_backend("auto", "jax", workers=2) == "tensorflow"
+
+
+def test_a_stored_spec_names_its_backend_and_scoring_jobs_load_tensorflow() -> None:
+    assert backend_of({"backend": "jax"}) == "jax"
+    assert backend_of({}, "tensorflow") == "tensorflow"
+    assert backend_of({"backend": "auto", "resources": {"workers": 4}}, "jax") == "tensorflow"
+    assert backend_of({"backend": "jax"}, kind="evaluate") == "tensorflow"
 
 
 def test_auto_steps_amortise_small_models_and_never_cross_an_epoch() -> None:

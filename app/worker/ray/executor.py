@@ -27,6 +27,7 @@ from typing import Any
 from app.jobs.schemas import JobError
 from app.jobs.store import JobStore
 from app.settings import Settings
+from app.training.backends import backend_of, use_backend
 from app.training.spec import Resources
 
 log = logging.getLogger("maas.worker")
@@ -83,6 +84,8 @@ def _run_on_ray(job_id: str, settings: Settings) -> int:
     store = JobStore(settings.resolved_database_url)
     try:  # which process on which node trains it: what `worker.pid` shows, as for a local child
         store.set_worker_pid(job_id, os.getpid())
+        job = store.read_job(job_id)
+        use_backend(backend_of(job.spec, settings.keras_backend, kind=job.kind))  # before Keras loads
     finally:
         store.close()
     from app.worker.job_run import run_job
