@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, model_serializer
 
 
 class JobStatus(StrEnum):
@@ -54,6 +54,14 @@ class Progress(BaseModel):
     folds: int | None = None
     rows: int | None = None
     total_rows: int | None = None
+    #: Training rows per second of the latest epoch (its rows over its wall time, validation included).
+    samples_per_second: float | None = None
+
+    @model_serializer(mode="wrap")
+    def _training_unchanged(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """A training job's progress keeps its four fields: the row counts appear only on scoring jobs."""
+        data = handler(self)
+        return {k: v for k, v in data.items() if k not in ("rows", "total_rows") or v is not None}
 
 
 class JobMetrics(BaseModel):
@@ -66,6 +74,8 @@ class JobMetrics(BaseModel):
     cv: dict[str, Any] | None = None
     test: dict[str, float | None] | None = None
     lr_range_test: dict[str, Any] | None = None
+    #: Wall seconds of each epoch of the published model, as `history` (null where an epoch was not timed).
+    epoch_seconds: list[float | None] = Field(default_factory=list)
 
 
 class ModelRef(BaseModel):
