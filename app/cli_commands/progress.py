@@ -19,6 +19,12 @@ def phase_name(data: dict[str, Any]) -> str:
     return f"fold {data['fold']}/{data['folds']}" if data.get("fold") else "final" if data.get("folds") else "train"
 
 
+def rate(data: dict[str, Any]) -> str:
+    """`  41,233 samples/s` where the event knows the epoch's speed (the latest epoch's), else nothing."""
+    value = data.get("samples_per_second")
+    return f"  {value:,.0f} samples/s" if value else ""
+
+
 def status_line(data: dict[str, Any]) -> str:
     status = data["status"]
     if status == "succeeded" and data.get("model"):
@@ -72,7 +78,8 @@ class Follower:
         elif event.event == "progress" and live:
             self._advance(data)
         elif event.event == "progress":
-            line = f"{phase_name(data)}  epoch {data['epoch']}/{data['epochs']}  {format_metrics(data['metrics'])}"
+            epoch = f"epoch {data['epoch']}/{data['epochs']}"
+            line = f"{phase_name(data)}  {epoch}  {format_metrics(data['metrics'])}{rate(data)}"
             self.console.print(line, markup=False)
 
     def _advance(self, data: dict[str, Any]) -> None:
@@ -81,6 +88,5 @@ class Follower:
             for earlier in self._bars.values():  # a phase stopped early must not keep its clock running
                 self._progress.stop_task(earlier)
             self._bars[name] = self._progress.add_task(name, total=data["epochs"], metrics="")
-        self._progress.update(
-            self._bars[name], completed=data["epoch"], total=data["epochs"], metrics=format_metrics(data["metrics"], 4)
-        )
+        metrics = format_metrics(data["metrics"], 4) + rate(data)
+        self._progress.update(self._bars[name], completed=data["epoch"], total=data["epochs"], metrics=metrics)

@@ -7,7 +7,7 @@ from sqlalchemy.engine import RowMapping
 from app.jobs.schemas import Job, JobError, JobKind, JobMetrics, JobStatus, ModelRef, Progress, WorkerInfo
 
 
-def row_to_job(row: RowMapping, history: dict[str, list[float]]) -> Job:
+def row_to_job(row: RowMapping, history: dict[str, list[float]], epoch_seconds: list[float | None]) -> Job:
     model = ModelRef(name=row["model_name"], version=row["model_version"]) if row["model_version"] else None
     worker = WorkerInfo(id=row["worker_id"], pid=row["worker_pid"]) if row["worker_id"] else None
     return Job(
@@ -26,6 +26,7 @@ def row_to_job(row: RowMapping, history: dict[str, list[float]]) -> Job:
             cv=row["cv"],
             test=row["test_metrics"],
             lr_range_test=row["lr_range_test"],
+            epoch_seconds=epoch_seconds,
         ),
         model=model,
         error=JobError(**row["error"]) if row["error"] else None,

@@ -57,9 +57,13 @@ class JobRuns:
         metrics: dict[str, float | None],
         fold: int | None = None,
         folds: int | None = None,
+        seconds: float | None = None,
+        samples: int | None = None,
     ) -> None:
-        """Store one finished epoch (1-based) and advance the job's progress; ClaimLost if it is not ours."""
-        progress = Progress(epoch=epoch, epochs=epochs, fold=fold, folds=folds).model_dump()
+        """Store one finished epoch (1-based), which took `seconds` over `samples` training rows, and advance the
+        job's progress; ClaimLost if it is not ours."""
+        rate = samples / seconds if samples is not None and seconds else None
+        progress = Progress(epoch=epoch, epochs=epochs, fold=fold, folds=folds, samples_per_second=rate).model_dump()
         fold_key = fold or MAIN_FOLD
         with self.engine.begin() as conn:
             update_owned(conn, job_id, worker_id, progress=progress, heartbeat_at=utcnow())
@@ -68,7 +72,9 @@ class JobRuns:
                     job_epoch.c.job_id == job_id, job_epoch.c.fold == fold_key, job_epoch.c.epoch == epoch
                 )
             )
-            conn.execute(insert(job_epoch).values(job_id=job_id, fold=fold_key, epoch=epoch, metrics=metrics))
+            conn.execute(
+                insert(job_epoch).values(job_id=job_id, fold=fold_key, epoch=epoch, metrics=metrics, seconds=seconds)
+            )
 
     def record_rows(self, job_id: str, worker_id: str, *, rows: int, total_rows: int) -> None:
         """A scoring job's progress: `rows` of `total_rows` done; ClaimLost if it is not ours."""

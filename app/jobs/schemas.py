@@ -59,9 +59,11 @@ class Progress(BaseModel):
 
     @model_serializer(mode="wrap")
     def _training_unchanged(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        """A training job's progress keeps its four fields: the row counts appear only on scoring jobs."""
+        """A training job's progress keeps its four fields: the row counts appear only on scoring jobs, the
+        samples per second once an epoch was timed."""
         data = handler(self)
-        return {k: v for k, v in data.items() if k not in ("rows", "total_rows") or v is not None}
+        optional = ("rows", "total_rows", "samples_per_second")
+        return {k: v for k, v in data.items() if k not in optional or v is not None}
 
 
 class JobMetrics(BaseModel):

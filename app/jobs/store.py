@@ -241,15 +241,17 @@ class JobStore:
         if not rows:
             return []
         epochs = conn.execute(
-            select(job_epoch.c.job_id, job_epoch.c.metrics)
+            select(job_epoch.c.job_id, job_epoch.c.metrics, job_epoch.c.seconds)
             .where(job_epoch.c.job_id.in_([r["id"] for r in rows]), job_epoch.c.fold == MAIN_FOLD)
             .order_by(job_epoch.c.job_id, job_epoch.c.epoch)
         )
         histories: dict[str, dict[str, list[float | None]]] = defaultdict(lambda: defaultdict(list))
-        for job_id, metrics in epochs:
+        seconds: dict[str, list[float | None]] = defaultdict(list)
+        for job_id, metrics, took in epochs:
             for name, value in metrics.items():
                 histories[job_id][name].append(value)
-        return [row_to_job(r, histories.get(r["id"], {})) for r in rows]
+            seconds[job_id].append(took)
+        return [row_to_job(r, histories.get(r["id"], {}), seconds.get(r["id"], [])) for r in rows]
 
 
 def _lost(attempts: int) -> dict[str, str]:

@@ -19,7 +19,17 @@ from app.training.spec import TrainingSpec
 
 Logs = dict[str, float | None]
 History = dict[str, list[float | None]]
-EpochReport = Callable[[int, Logs], None]
+
+
+@dataclass(frozen=True)
+class EpochTime:
+    """How long one epoch took (training and validation), over how many training rows."""
+
+    seconds: float
+    samples: int
+
+
+EpochReport = Callable[[int, Logs, EpochTime], None]
 XY = tuple[np.ndarray, np.ndarray]
 
 
@@ -56,9 +66,9 @@ class _Recorder(keras.callbacks.Callback):
     overwrites it, so the history has no gap and no double.
     """
 
-    def __init__(self, phase: Phase, history: History) -> None:
+    def __init__(self, phase: Phase, history: History, samples: int) -> None:
         super().__init__()
-        self.phase, self.history = phase, history
+        self.phase, self.history, self.samples = phase, history, samples
         self.started = time.perf_counter()
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, float] | None = None) -> None:
@@ -68,7 +78,7 @@ class _Recorder(keras.callbacks.Callback):
         values = clean(logs or {})
         for name, value in values.items():
             self.history.setdefault(name, []).append(value)
-        self.phase.report(epoch + 1, values)
+        self.phase.report(epoch + 1, values, EpochTime(time.perf_counter() - self.started, self.samples))
         if self.phase.checkpoints is not None:
             self.phase.checkpoints.save(self.phase.name, self.model, epoch + 1, self.history)
 
@@ -141,7 +151,7 @@ def fit_once(
     clock = EpochClock(len(train[0]), phase.shuffle_seed, start, spec.fit.shuffle)
     callbacks = [clock, *epoch_callbacks(spec, phase)]
     # The recorder goes last, so that it sees what the others added to the logs (e.g. `learning_rate`).
-    callbacks.append(_Recorder(phase, history))
+    callbacks.append(_Recorder(phase, history, len(train[0])))
     model.steps_per_execution = steps_per_execution(spec, model, len(train[0]))
     model.train_function = None
     try:

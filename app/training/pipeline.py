@@ -21,7 +21,7 @@ from app.datasets.types import Dataset
 from app.training.build import seed_everything
 from app.training.checkpoints import Checkpoints
 from app.training.data import Arrays, arrays_for, folds, holdout
-from app.training.fit import FitResult, Logs, Phase, fit_once
+from app.training.fit import EpochTime, FitResult, Logs, Phase, fit_once
 from app.training.lr_range import lr_range_test
 from app.training.model_source import ModelSource
 from app.training.spec import TrainingSpec
@@ -31,7 +31,9 @@ class Reporter:
     """Receives what training does as it happens, wherever it trains; this base ignores it all (training outside
     a job, or a data-parallel worker other than rank 0)."""
 
-    def epoch(self, epoch: int, epochs: int, logs: Logs, fold: int | None, folds: int | None) -> None: ...
+    def epoch(
+        self, epoch: int, epochs: int, logs: Logs, fold: int | None, folds: int | None, took: EpochTime | None = None
+    ) -> None: ...
 
     def resumed(self, fold: int | None, epoch: int) -> None: ...
 
@@ -70,7 +72,7 @@ class _Run:
         return Phase(
             name=name,
             epochs=epochs,
-            report=lambda epoch, logs: self.reporter.epoch(epoch, epochs, logs, fold, folds_count),
+            report=lambda epoch, logs, took: self.reporter.epoch(epoch, epochs, logs, fold, folds_count, took),
             shuffle_seed=self.shuffle_seed,
             checkpoints=self.checkpoints,
             on_resume=lambda epoch: self.reporter.resumed(fold, epoch),

@@ -11,7 +11,7 @@ from typing import Any
 
 from app.jobs.runs import JobRuns
 from app.jobs.store import JobStore
-from app.training.fit import Logs
+from app.training.fit import EpochTime, Logs
 from app.training.pipeline import Reporter
 
 log = logging.getLogger("maas.child")
@@ -23,9 +23,19 @@ class StoreReporter(Reporter):
     def __init__(self, runs: JobRuns, job_id: str, worker_id: str) -> None:
         self.runs, self.job_id, self.worker_id = runs, job_id, worker_id
 
-    def epoch(self, epoch: int, epochs: int, logs: Logs, fold: int | None, folds: int | None) -> None:
+    def epoch(
+        self, epoch: int, epochs: int, logs: Logs, fold: int | None, folds: int | None, took: EpochTime | None = None
+    ) -> None:
         self.runs.record_epoch(
-            self.job_id, self.worker_id, epoch=epoch, epochs=epochs, metrics=logs, fold=fold, folds=folds
+            self.job_id,
+            self.worker_id,
+            epoch=epoch,
+            epochs=epochs,
+            metrics=logs,
+            fold=fold,
+            folds=folds,
+            seconds=took.seconds if took is not None else None,
+            samples=took.samples if took is not None else None,
         )
 
     def resumed(self, fold: int | None, epoch: int) -> None:

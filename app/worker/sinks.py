@@ -15,7 +15,7 @@ from app.registry import open_registry
 from app.sweeps.spec import SweepSpec
 from app.sweeps.store import SweepStore
 from app.sweeps.study import open_study, trial_handle
-from app.training.fit import Logs
+from app.training.fit import EpochTime, Logs
 from app.training.pipeline import Outcome, Reporter
 from app.training.publish import publish_model, stage_trial_model
 from app.worker.context import JobContext
@@ -77,8 +77,10 @@ class TrialReporter(Reporter):
     def __init__(self, inner: Reporter, trial: Any, metric: str) -> None:
         self.inner, self.trial, self.metric = inner, trial, metric
 
-    def epoch(self, epoch: int, epochs: int, logs: Logs, fold: int | None, folds: int | None) -> None:
-        self.inner.epoch(epoch, epochs, logs, fold, folds)
+    def epoch(
+        self, epoch: int, epochs: int, logs: Logs, fold: int | None, folds: int | None, took: EpochTime | None = None
+    ) -> None:
+        self.inner.epoch(epoch, epochs, logs, fold, folds, took)
         value = logs.get(self.metric)
         if fold is None and value is not None:
             self.trial.report(value, epoch)

@@ -62,6 +62,9 @@ def served(server: Server, job: dict[str, Any]) -> np.ndarray:
 def test_each_backend_trains_digits_well(server: Server, trained: dict, backend: str) -> None:
     job = trained[backend]
     assert job["metrics"]["final"]["val_accuracy"] >= 0.9
+    seconds = job["metrics"]["epoch_seconds"]
+    assert len(seconds) == len(job["metrics"]["history"]["loss"]) == 10 and min(seconds) > 0
+    assert job["progress"]["samples_per_second"] > 0
     meta = version(server, job)
     assert (meta["backend"], meta["precision"]) == (backend, "float32")
 

@@ -109,7 +109,8 @@ async function showJob(box, id, signal) {
     await followJob(id, async (event) => {
       if (event.event === "progress") {
         curves.add(event.data);
-        job.progress = { epoch: event.data.epoch, epochs: event.data.epochs, fold: event.data.fold, folds: event.data.folds };
+        const rate = event.data.samples_per_second ?? job.progress.samples_per_second;
+        job.progress = { epoch: event.data.epoch, epochs: event.data.epochs, fold: event.data.fold, folds: event.data.folds, samples_per_second: rate };
         redraw();
       } else if (event.event === "status" && !(ACTIVE.has(event.data.status) && !ACTIVE.has(job.status))) {
         // (a finished job's stream replays its history: its early statuses must not overwrite the final one)
@@ -134,12 +135,17 @@ function jobHeader(job) {
   return h("div", { class: "job-header" },
     h("h2", {}, job.model_name, " ", statusBadge(job.status), job.model ? h("a", { class: "version-link", href: `#/models/${job.model.name}` }, ` → v${job.model.version}`) : null),
     h("p", { class: "mono muted" }, job.id),
-    h("div", { class: "row" }, progressBar(p.epoch, p.epochs), h("span", { class: "muted" }, ` ${phase}`)),
+    h("div", { class: "row" }, progressBar(p.epoch, p.epochs), h("span", { class: "muted" }, ` ${phase}`),
+      p.samples_per_second ? h("span", { class: "muted samples-per-second" }, ` ${samplesPerSecond(p.samples_per_second)}`) : null),
     job.metrics && Object.keys(job.metrics.final || {}).length ? h("p", {}, h("strong", {}, "final: "), metricsText(job.metrics.final, 8)) : null,
     job.metrics && job.metrics.cv && job.metrics.cv.mean ? h("p", {}, h("strong", {}, `cross-validation mean (${p.folds} folds): `), metricsText(job.metrics.cv.mean, 8)) : null,
     job.metrics && job.metrics.test ? h("p", {}, h("strong", {}, "test: "), metricsText(job.metrics.test, 8)) : null,
     job.error ? h("div", { class: "error" }, h("strong", {}, job.error.type), ": ", job.error.message) : null,
     h("div", { class: "actions" }, actions));
+}
+
+function samplesPerSecond(rate) {
+  return `${Math.round(rate).toLocaleString("en-US")} samples/s`;
 }
 
 async function downloadLogs(id) {

@@ -154,6 +154,7 @@ def train_worker(config: dict[str, Any]) -> None:
                 checkpoints.save(PHASE, plain, epoch + 1, history)
             if plain.stop_training:
                 break
+        checkpoints.flush()  # the last epoch's checkpoint is written in the background
         _finish(plan, replica, plain, callbacks, history, rank)
 
 
