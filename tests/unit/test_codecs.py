@@ -3,7 +3,6 @@ responses encode the model's rows exactly (float32 survives JSON and binary alik
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -12,22 +11,10 @@ import pytest
 from pydantic import ValidationError
 
 from app.errors import Invalid, InvalidInput, MalformedBody, TooLarge
-from app.registry import ModelVersion
 from app.serving.codecs import native, oip, tfserving
+from tests.unit.iris_version import META, OUT
 
-META = ModelVersion(
-    name="iris-mlp",
-    version=3,
-    created_at=datetime.now(UTC),
-    input_shape=[None, 4],
-    output_shape=[None, 3],
-    task="classification",
-    classes=["setosa", "versicolor", "virginica"],
-    sha256="0" * 64,
-    runtime="onnxruntime",
-)
 BATCH = np.array([[5.1, 3.5, 1.4, 0.2], [6.2, 2.9, 4.3, 1.3]], dtype=np.float32)
-OUT = np.array([[0.9, 0.07, 0.03], [0.1, 0.6, 0.3]], dtype=np.float32)
 
 
 def dumps(value: Any) -> bytes:

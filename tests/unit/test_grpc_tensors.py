@@ -3,7 +3,6 @@ REST codecs would give, and back; wrong inputs refused with the reason."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -12,21 +11,9 @@ from tritonclient.grpc import service_pb2 as oip
 
 from app.errors import InvalidInput, MalformedBody
 from app.grpc import messages, tensors
-from app.registry import ModelVersion
+from tests.unit.iris_version import META, OUT
 
-META = ModelVersion(
-    name="iris-mlp",
-    version=3,
-    created_at=datetime.now(UTC),
-    input_shape=[None, 4],
-    output_shape=[None, 3],
-    task="classification",
-    classes=["setosa", "versicolor", "virginica"],
-    sha256="0" * 64,
-    runtime="onnxruntime",
-)
 BATCH = np.array([[5.0, 3.0, 1.0, 0.0], [6.0, 2.0, 4.0, 1.0]], dtype=np.float32)
-OUT = np.array([[0.9, 0.07, 0.03], [0.1, 0.6, 0.3]], dtype=np.float32)
 
 
 def infer_request(datatype: str = "FP32", *, raw: bytes | None = None, shape: tuple[int, ...] = (2, 4)) -> Any:

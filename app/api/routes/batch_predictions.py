@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from fastapi.responses import FileResponse
 
+from app.api.accepted import accepted
 from app.api.deps import RegistryDep, SettingsDep, StoreDep, SupervisorDep
 from app.batch.schemas import BatchPredictionRequest
 from app.batch.service import output_path, submit_batch_prediction
@@ -26,9 +27,7 @@ def create_batch_prediction(
 ) -> Job:
     """Queue scoring every row of a dataset with a version; `GET /jobs/{id}/output` once it succeeded."""
     job = submit_batch_prediction(store, registry, settings, body)
-    if supervisor is not None:
-        supervisor.wake()
-    response.headers["Location"] = f"/jobs/{job.id}"
+    accepted(response, supervisor, f"/jobs/{job.id}")
     return job
 
 

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
+from app.api.accepted import accepted
 from app.api.deps import RegistryDep, SettingsDep, StoreDep, SupervisorDep
 from app.evaluation.schemas import Evaluation, EvaluationRequest
 from app.evaluation.service import submit_evaluation
@@ -35,9 +36,7 @@ def create_evaluation(
 ) -> Job:
     """Queue an evaluation of the version on a dataset; its result is listed below once the job succeeded."""
     job = submit_evaluation(store, registry, settings, name=name, version=version, request=body)
-    if supervisor is not None:
-        supervisor.wake()
-    response.headers["Location"] = f"/jobs/{job.id}"
+    accepted(response, supervisor, f"/jobs/{job.id}")
     return job
 
 

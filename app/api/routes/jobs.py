@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
+from app.api.accepted import accepted
 from app.api.deps import SettingsDep, StoreDep, SupervisorDep
 from app.jobs.schemas import Job, JobKind, JobStatus
 from app.jobs.service import submit_job
@@ -20,9 +21,7 @@ def create_training_job(
 ) -> Job:
     """Check a training spec against its dataset and queue it as a job."""
     job = submit_job(store, spec, settings)
-    if supervisor is not None:
-        supervisor.wake()
-    response.headers["Location"] = f"/jobs/{job.id}"
+    accepted(response, supervisor, f"/jobs/{job.id}")
     return job
 
 

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
+from app.api.accepted import accepted
 from app.api.deps import SettingsDep, StoreDep, SupervisorDep, SweepsDep
 from app.sweeps.service import Sweep, cancel_sweep, read_sweep, submit_sweep
 from app.sweeps.spec import SweepSpec
@@ -20,9 +21,7 @@ def create_sweep(
 ) -> Sweep:
     """Check a sweep (base spec, search space, objective) against its data and start it."""
     sweep = submit_sweep(sweeps, spec, settings)
-    if supervisor is not None:
-        supervisor.wake()
-    response.headers["Location"] = f"/sweeps/{sweep.id}"
+    accepted(response, supervisor, f"/sweeps/{sweep.id}")
     return sweep
 
 
