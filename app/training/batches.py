@@ -59,23 +59,32 @@ class EpochBatches(keras.utils.PyDataset):
 
 
 def tf_batches(x: np.ndarray, y: np.ndarray, batch_size: int, clock: EpochClock) -> Any:
-    """The same batches as a tf.data pipeline: one Python call per epoch (the order), gathers in C++."""
+    """The same batches as a tf.data pipeline built as Keras builds its own for arrays: one Python call per
+    epoch (the order), batches of indices sliced by a reshape, rows gathered in parallel, and tf.data's default
+    graph rewrites off (they serialize the pipeline, the whole array included, for every epoch's iterator)."""
     import tensorflow as tf
 
-    rows = len(x)
+    rows, full = len(x), len(x) // batch_size
     orders = tf.data.Dataset.from_generator(
         lambda: iter([clock.order()]), output_signature=tf.TensorSpec([rows], tf.int64)
     )
-    starts = tf.data.Dataset.range(0, rows, batch_size)
-    indices = orders.flat_map(lambda order: starts.map(lambda start: order[start : start + batch_size]))
+
+    def batches_of(order: Any) -> Any:
+        batched = tf.data.Dataset.from_tensor_slices(tf.reshape(order[: full * batch_size], [full, batch_size]))
+        return (
+            batched.concatenate(tf.data.Dataset.from_tensors(order[full * batch_size :]))
+            if rows % batch_size
+            else batched
+        )
+
     arrays = tf.data.Dataset.from_tensors((x, y)).repeat()
-    batches = tf.data.Dataset.zip(indices, arrays).map(
-        lambda rows_, xy: (tf.gather(xy[0], rows_), tf.gather(xy[1], rows_)),
-        num_parallel_calls=tf.data.AUTOTUNE,
-        deterministic=True,
+    batches = tf.data.Dataset.zip(orders.flat_map(batches_of), arrays).map(
+        lambda rows_, xy: (tf.gather(xy[0], rows_), tf.gather(xy[1], rows_)), num_parallel_calls=tf.data.AUTOTUNE
     )
+    options = tf.data.Options()
+    options.experimental_optimization.apply_default_optimizations = False
     cardinality = tf.data.experimental.assert_cardinality(math.ceil(rows / batch_size))
-    return batches.apply(cardinality).prefetch(tf.data.AUTOTUNE)
+    return batches.with_options(options).apply(cardinality).prefetch(tf.data.AUTOTUNE)
 
 
 def epoch_batches(x: np.ndarray, y: np.ndarray, batch_size: int, clock: EpochClock) -> Any:
