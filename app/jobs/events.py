@@ -85,6 +85,4 @@ def _progress(job: Job, position: int, fold: int | None, epoch: int, metrics: di
     same_phase = fold == job.progress.fold
     epochs = job.progress.epochs if same_phase else job.spec.get("fit", {}).get("epochs", job.progress.epochs)
     data = {"epoch": epoch, "epochs": epochs, "fold": fold, "folds": folds, "metrics": metrics}
-    if same_phase and epoch == job.progress.epoch and job.progress.samples_per_second is not None:
-        data["samples_per_second"] = job.progress.samples_per_second  # known for the latest epoch only
     return JobEvent(4 * position, "progress", data)
