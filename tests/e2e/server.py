@@ -32,6 +32,9 @@ def maas_env(data_dir: Path, **overrides: str) -> dict[str, str]:
         MAAS_HEARTBEAT_INTERVAL_S="0.5",
         MAAS_POLL_INTERVAL_S="0.2",
         TF_CPP_MIN_LOG_LEVEL="2",
+        # The backends' own tests (test_backends.py) pick JAX; the rest keep one warm TensorFlow child, as before JAX
+        # was the default, so that multi-job tests (sweeps) stay within their time on two cores.
+        MAAS_KERAS_BACKEND="tensorflow",
         **overrides,
     )
     return env
