@@ -28,8 +28,9 @@ def test_sigkill_mid_training_resumes_from_the_last_checkpoint(data_dir: Path, t
     server = Server(data_dir, tmp_path / "first.log", **FAST_RECOVERY)
     published = server.wait_finished(server.train(iris_spec(epochs=10))["id"])
     artifact = server.http.get("/models/iris-mlp/versions/1/artifact").content
-    # No seed: a job restarted from scratch would give different losses for its first epochs.
-    spec = digits_spec(model_name="survivor", seed=None, fit={"epochs": 25, "batch_size": 8})
+    # No seed: a job restarted from scratch would give different losses for its first epochs. One step per call
+    # keeps epochs slow enough (tens of ms on JAX otherwise) that the kill lands mid-training.
+    spec = digits_spec(model_name="survivor", seed=None, fit={"epochs": 25, "batch_size": 8, "steps_per_execution": 1})
     job = server.train(spec)
     before = server.wait_for(job["id"], lambda j: j["status"] == "running" and j["progress"]["epoch"] >= 3)
     kill_group(server)
@@ -87,7 +88,9 @@ def test_two_hundred_predictions_while_a_job_trains_all_succeed(data_dir: Path, 
     server = Server(data_dir, tmp_path / "server.log")
     try:
         server.wait_finished(server.train(iris_spec(epochs=5))["id"])
-        training = server.train(digits_spec(model_name="busy", fit={"epochs": 300, "batch_size": 8}))
+        training = server.train(
+            digits_spec(model_name="busy", fit={"epochs": 300, "batch_size": 8, "steps_per_execution": 1})
+        )
         server.wait_for(training["id"], lambda j: j["status"] == "running")
         rows = load_iris().data.tolist()
 

@@ -20,12 +20,13 @@ def predict_iris(server: Server, model: str = "iris-mlp") -> dict:
 
 
 def test_restart_keeps_jobs_and_models_and_finishes_interrupted_work(data_dir: Path, tmp_path: Path) -> None:
-    server = Server(data_dir, tmp_path / "first.log")
+    server = Server(data_dir, tmp_path / "first.log", MAAS_SHUTDOWN_GRACE_S="1")  # stopped mid-job, not after it
     try:
         done = server.wait_finished(server.train(iris_spec(epochs=30))["id"])
         before = predict_iris(server)
         sha = server.http.get("/models/iris-mlp/versions/1").json()["sha256"]
-        long_job = server.train(digits_spec(model_name="interrupted", fit={"epochs": 40, "batch_size": 8}))
+        slow = {"epochs": 40, "batch_size": 8, "steps_per_execution": 1}
+        long_job = server.train(digits_spec(model_name="interrupted", fit=slow))
         server.wait_for(long_job["id"], lambda j: j["status"] == "running" and j["progress"]["epoch"] >= 1)
     finally:
         assert server.stop() == 0
