@@ -27,7 +27,8 @@ from app.jobs.schemas import Job, JobStatus
 RANK = {JobStatus.QUEUED: 1, JobStatus.RUNNING: 2}
 TERMINAL_RANK = 3
 
-Epochs = list[tuple[int | None, int, dict[str, float | None]]]
+#: (fold or None, epoch, metrics, samples per second or None) of each recorded epoch.
+Epochs = list[tuple[int | None, int, dict[str, float | None], float | None]]
 
 
 @dataclass(frozen=True)
@@ -79,10 +80,14 @@ def _status(job: Job, status: JobStatus, recorded: int) -> JobEvent:
     return JobEvent(4 * recorded + rank, "status", data)
 
 
-def _progress(job: Job, position: int, fold: int | None, epoch: int, metrics: dict[str, Any]) -> JobEvent:
+def _progress(
+    job: Job, position: int, fold: int | None, epoch: int, metrics: dict[str, Any], rate: float | None
+) -> JobEvent:
     """Job.progress as of that epoch: the planned epochs are the current phase's, or the spec's for a CV fold."""
     folds = job.progress.folds or (job.spec.get("cross_validation") or {}).get("folds")
     same_phase = fold == job.progress.fold
     epochs = job.progress.epochs if same_phase else job.spec.get("fit", {}).get("epochs", job.progress.epochs)
     data = {"epoch": epoch, "epochs": epochs, "fold": fold, "folds": folds, "metrics": metrics}
+    if rate is not None:  # stored with the epoch, so a replayed stream says the same
+        data["samples_per_second"] = rate
     return JobEvent(4 * position, "progress", data)

@@ -7,6 +7,11 @@ from sqlalchemy.engine import RowMapping
 from app.jobs.schemas import Job, JobError, JobKind, JobMetrics, JobStatus, ModelRef, Progress, WorkerInfo
 
 
+def samples_per_second(seconds: float | None, samples: int | None) -> float | None:
+    """An epoch's training rows per wall second, where it was timed."""
+    return samples / seconds if samples is not None and seconds else None
+
+
 def row_to_job(row: RowMapping, history: dict[str, list[float]], epoch_seconds: list[float | None]) -> Job:
     model = ModelRef(name=row["model_name"], version=row["model_version"]) if row["model_version"] else None
     worker = WorkerInfo(id=row["worker_id"], pid=row["worker_pid"]) if row["worker_id"] else None

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Engine, delete, insert
 
 from app.jobs.engine import utcnow
+from app.jobs.rows import samples_per_second
 from app.jobs.schemas import JobError, JobStatus, ModelRef, Progress
 from app.jobs.status import set_status, update_owned
 from app.jobs.tables import MAIN_FOLD, job, job_epoch
@@ -62,7 +63,7 @@ class JobRuns:
     ) -> None:
         """Store one finished epoch (1-based), which took `seconds` over `samples` training rows, and advance the
         job's progress; ClaimLost if it is not ours."""
-        rate = samples / seconds if samples is not None and seconds else None
+        rate = samples_per_second(seconds, samples)
         progress = Progress(epoch=epoch, epochs=epochs, fold=fold, folds=folds, samples_per_second=rate).model_dump()
         fold_key = fold or MAIN_FOLD
         with self.engine.begin() as conn:
@@ -73,7 +74,9 @@ class JobRuns:
                 )
             )
             conn.execute(
-                insert(job_epoch).values(job_id=job_id, fold=fold_key, epoch=epoch, metrics=metrics, seconds=seconds)
+                insert(job_epoch).values(
+                    job_id=job_id, fold=fold_key, epoch=epoch, metrics=metrics, seconds=seconds, samples=samples
+                )
             )
 
     def record_rows(self, job_id: str, worker_id: str, *, rows: int, total_rows: int) -> None:

@@ -19,11 +19,13 @@ from sqlalchemy.engine import RowMapping
 
 from app.errors import JobNotFound
 from app.jobs.engine import make_engine, utcnow
+from app.jobs.events import Epochs
 from app.jobs.rows import row_to_job
 from app.jobs.runs import JobRuns
 from app.jobs.schemas import Job, JobKind, JobStatus, Progress
 from app.jobs.status import set_status
 from app.jobs.tables import MAIN_FOLD, create_job_tables, job, job_epoch
+from app.jobs.watch import read_epochs_from
 
 
 class Claim(NamedTuple):
@@ -109,16 +111,10 @@ class JobStore:
         with self.engine.connect() as conn:
             return self._to_jobs(conn, list(conn.execute(query).mappings()))
 
-    def read_epochs(self, job_id: str) -> list[tuple[int | None, int, dict[str, float | None]]]:
-        """Every recorded epoch of a job as (fold or None for the published model, epoch, metrics), in the
-        order they were trained: cross-validation folds first, then the final model."""
-        query = (
-            select(job_epoch.c.fold, job_epoch.c.epoch, job_epoch.c.metrics)
-            .where(job_epoch.c.job_id == job_id)
-            .order_by((job_epoch.c.fold == MAIN_FOLD).asc(), job_epoch.c.fold, job_epoch.c.epoch)
-        )
-        with self.engine.connect() as conn:
-            return [(fold or None, epoch, metrics) for fold, epoch, metrics in conn.execute(query)]
+    def read_epochs(self, job_id: str) -> Epochs:
+        """Every recorded epoch of a job as (fold or None for the published model, epoch, metrics, samples per
+        second or None), in the order they were trained: cross-validation folds first, then the final model."""
+        return read_epochs_from(self.engine, job_id, 0)
 
     def count_by_status(self) -> dict[str, int]:
         """How many jobs are in each status (for metrics)."""

@@ -81,17 +81,20 @@ job_epoch = Table(
     Column("epoch", Integer, primary_key=True),
     Column("metrics", JSON, nullable=False),
     Column("seconds", Float),  # how long the epoch took, training and validation; null for older rows
+    Column("samples", Integer),  # the training rows it went through; null for older rows
 )
 
 
 def create_job_tables(engine: Engine) -> None:
     """Make the tables if missing; a `job` table made before jobs had a kind gets the column (all its jobs train),
-    a `job_epoch` table made before epochs were timed gets `seconds` (null: not timed)."""
+    a `job_epoch` table made before epochs were timed gets `seconds` and `samples` (null: not timed)."""
     metadata.create_all(engine)
     columns = {column["name"] for column in inspect(engine).get_columns("job")}
     if "kind" not in columns:
         with engine.begin() as conn:
             conn.execute(text("ALTER TABLE job ADD COLUMN kind VARCHAR(16) NOT NULL DEFAULT 'train'"))
-    if "seconds" not in {column["name"] for column in inspect(engine).get_columns("job_epoch")}:
-        with engine.begin() as conn:
-            conn.execute(text("ALTER TABLE job_epoch ADD COLUMN seconds FLOAT"))
+    timed = {column["name"] for column in inspect(engine).get_columns("job_epoch")}
+    for name, kind in (("seconds", "FLOAT"), ("samples", "INTEGER")):
+        if name not in timed:
+            with engine.begin() as conn:
+                conn.execute(text(f"ALTER TABLE job_epoch ADD COLUMN {name} {kind}"))

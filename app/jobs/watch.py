@@ -14,6 +14,8 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Engine, func, select
 
+from app.jobs.events import Epochs
+from app.jobs.rows import samples_per_second
 from app.jobs.tables import MAIN_FOLD, job, job_epoch
 
 T = TypeVar("T")
@@ -29,16 +31,18 @@ def read_stamps(engine: Engine, job_ids: list[str]) -> dict[str, Stamp]:
         return {row[0]: tuple(row[1:]) for row in conn.execute(query.where(job.c.id.in_(job_ids)))}
 
 
-def read_epochs_from(engine: Engine, job_id: str, offset: int) -> list[tuple[int | None, int, dict[str, Any]]]:
+def read_epochs_from(engine: Engine, job_id: str, offset: int) -> Epochs:
     """The job's epochs past the first `offset`, in JobStore.read_epochs' order (new ones come last)."""
+    columns = (job_epoch.c.fold, job_epoch.c.epoch, job_epoch.c.metrics, job_epoch.c.seconds, job_epoch.c.samples)
     query = (
-        select(job_epoch.c.fold, job_epoch.c.epoch, job_epoch.c.metrics)
+        select(*columns)
         .where(job_epoch.c.job_id == job_id)
         .order_by((job_epoch.c.fold == MAIN_FOLD).asc(), job_epoch.c.fold, job_epoch.c.epoch)
         .offset(offset)
     )
     with engine.connect() as conn:
-        return [(fold or None, epoch, metrics) for fold, epoch, metrics in conn.execute(query)]
+        rows = conn.execute(query)
+        return [(fold or None, epoch, metrics, samples_per_second(took, n)) for fold, epoch, metrics, took, n in rows]
 
 
 class JobWatch:

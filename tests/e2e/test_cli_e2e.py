@@ -33,6 +33,7 @@ def test_train_follow_shows_each_epoch_and_the_published_version(trained: subpro
     for epoch in (1, 2, 3):
         assert f"epoch {epoch}/3" in trained.stdout
     assert "loss" in trained.stdout
+    assert trained.stdout.count(" samples/s") >= 3, "each epoch's speed"
     assert "published iris-cli v1" in trained.stdout
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from app.jobs.events import timeline
 from app.jobs.store import JobStore
 from tests.unit.test_store import claim, make_job
 
@@ -19,6 +20,18 @@ def test_each_epoch_keeps_its_seconds_and_progress_shows_the_latest_rate(store: 
     read = store.read_job(job.id)
     assert read.metrics.epoch_seconds == [4.0, 2.0], "the published model's epochs only, in order"
     assert read.progress.samples_per_second == 500.0
+
+
+def test_every_progress_event_carries_its_own_epochs_rate(store: JobStore) -> None:
+    job = make_job(store, epochs=3)
+    claim(store)
+    for epoch, seconds in ((1, 4.0), (2, 2.0)):
+        store.runs.record_epoch(job.id, "worker-1", epoch=epoch, epochs=3, metrics={}, seconds=seconds, samples=1000)
+    store.runs.record_epoch(job.id, "worker-1", epoch=3, epochs=3, metrics={})
+
+    events = timeline(store.read_job(job.id), store.read_epochs(job.id))
+    rates = [e.data.get("samples_per_second") for e in events if e.event == "progress"]
+    assert rates == [250.0, 500.0, None], "stored with each epoch, so a replay after Last-Event-ID says the same"
 
 
 def test_an_untimed_epoch_is_null_and_progress_has_no_rate(store: JobStore) -> None:
