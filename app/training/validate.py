@@ -6,124 +6,13 @@ a user fixes a spec in one round trip rather than one error at a time.
 
 from __future__ import annotations
 
-from typing import Any, get_args
-
 import numpy as np
 
 from app.datasets.types import Dataset
 from app.errors import InvalidSpec
-from app.training.layers import Conv2D, Dense
+from app.training.head_checks import Error, Head, check_head, err, layers_head
 from app.training.shapes import infer_stack
-from app.training.spec import ClassificationLoss, ClassificationMetric, RegressionLoss, TrainingSpec
-
-CLASSIFICATION_LOSSES = set(get_args(ClassificationLoss))
-REGRESSION_LOSSES = set(get_args(RegressionLoss))
-CLASSIFICATION_METRICS = set(get_args(ClassificationMetric))
-BINARY_ONLY_METRICS = {"auc", "precision", "recall", "binary_accuracy"}
-PROBABILITY_ACTIVATIONS = {"softmax", "sigmoid"}
-
-Error = dict[str, Any]
-
-
-def _err(msg: str, *loc: str | int) -> Error:
-    return {"loc": list(loc), "msg": msg}
-
-
-class _Head:
-    """Where the output layer is in the spec, its activation, and the model's output shape."""
-
-    def __init__(self, loc: list[str | int], activation: str, output: list[int | None]) -> None:
-        self.loc, self.activation, self.output = loc, activation, output
-
-
-def _layers_head(spec: TrainingSpec, output: list[int]) -> _Head:
-    layers = spec.model.layers or []
-    for index in range(len(layers) - 1, -1, -1):
-        if isinstance(layers[index], Dense | Conv2D):
-            return _Head(["model", "layers", index], layers[index].activation or "linear", output)
-    return _Head(["model", "layers", len(layers) - 1], "linear", output)
-
-
-def _check_classification_head(spec: TrainingSpec, data: Dataset, head: _Head) -> list[Error]:
-    loss, k, units = spec.loss_config, data.n_classes, head.output[-1]
-    if loss.name not in CLASSIFICATION_LOSSES:
-        return [
-            _err(
-                f"loss {loss.name!r} is for regression, but dataset {data.name!r} is a classification task "
-                f"with {k} classes; use sparse_categorical_crossentropy",
-                "loss",
-            )
-        ]
-    errors: list[Error] = []
-    if loss.name == "binary_crossentropy":
-        if k != 2:
-            errors.append(
-                _err(
-                    f"binary_crossentropy needs 2 classes but the dataset has {k}; use "
-                    "sparse_categorical_crossentropy with a softmax output",
-                    "loss",
-                )
-            )
-        elif units != 1:
-            errors.append(_err(f"binary_crossentropy expects 1 output unit, got {units}", *head.loc, "units"))
-        expected = "sigmoid"
-    else:
-        if units != k:
-            errors.append(
-                _err(
-                    f"model output has {units} units but the dataset has {k} classes: "
-                    f"expected {k} units for {k} classes",
-                    *head.loc,
-                    "units",
-                )
-            )
-        expected = "softmax"
-    if loss.from_logits and head.activation in PROBABILITY_ACTIVATIONS:
-        errors.append(
-            _err(
-                f"loss has from_logits=true, but the output layer applies {head.activation}, so its "
-                "outputs are probabilities, not logits: set from_logits to false, or use a linear output",
-                "loss",
-                "from_logits",
-            )
-        )
-    elif not loss.from_logits and head.activation != expected:
-        errors.append(
-            _err(
-                f"{loss.name} expects {expected} probabilities, but the output layer's activation is "
-                f"{head.activation}: use activation {expected!r}, or from_logits=true with a linear output",
-                *head.loc,
-                "activation",
-            )
-        )
-    binary_head = loss.name == "binary_crossentropy"
-    errors += [
-        _err(f"metric {m!r} needs a binary (1-unit sigmoid) output; use 'accuracy' for {k} classes", "metrics", i)
-        for i, m in enumerate(spec.metrics)
-        if m in BINARY_ONLY_METRICS and not binary_head
-    ]
-    return errors
-
-
-def _check_regression_head(spec: TrainingSpec, data: Dataset, head: _Head) -> list[Error]:
-    loss, expected = spec.loss_config, data.target_shape or [1]
-    errors: list[Error] = []
-    if loss.name not in REGRESSION_LOSSES:
-        errors.append(
-            _err(
-                f"loss {loss.name!r} is for classification, but dataset {data.name!r} has numeric "
-                "targets (regression); use mean_squared_error or mean_absolute_error",
-                "loss",
-            )
-        )
-    if head.output != expected:
-        errors.append(_err(f"model output shape {head.output} does not match the target shape {expected}", *head.loc))
-    errors += [
-        _err(f"metric {m!r} is for classification; this dataset is a regression task", "metrics", i)
-        for i, m in enumerate(spec.metrics)
-        if m in CLASSIFICATION_METRICS
-    ]
-    return errors
+from app.training.spec import TrainingSpec
 
 
 def _check_input_shapes(spec: TrainingSpec, data: Dataset) -> list[Error]:
@@ -135,10 +24,10 @@ def _check_input_shapes(spec: TrainingSpec, data: Dataset) -> list[Error]:
         if index == 0:
             given.append((layer.input_shape, loc))
         elif layer.input_shape is not None:
-            errors.append(_err(f"input_shape is read on the first layer only, not on layer {index}", *loc))
+            errors.append(err(f"input_shape is read on the first layer only, not on layer {index}", *loc))
     for shape, loc in given:
         if shape is not None and shape != data.feature_shape:
-            errors.append(_err(f"input_shape {shape} does not match the dataset's features {data.feature_shape}", *loc))
+            errors.append(err(f"input_shape {shape} does not match the dataset's features {data.feature_shape}", *loc))
     return errors
 
 
@@ -152,32 +41,31 @@ def _check_model(spec: TrainingSpec, data: Dataset, max_params: int) -> list[Err
             return errors + built.errors
         if built.input_shape != data.feature_shape:
             errors.append(
-                _err(
+                err(
                     f"the config's input shape {built.input_shape} does not match the dataset's "
                     f"features {data.feature_shape}",
                     "model",
                     "keras_config",
                 )
             )
-        head, params = _Head(["model", "keras_config"], built.output_activation, built.output_shape or []), built.params
+        head, params = Head(["model", "keras_config"], built.output_activation, built.output_shape or []), built.params
     else:
         stack = infer_stack(spec.model.layers or [], data.feature_shape)
         errors += stack.errors
         if stack.output is None:
             return errors
-        head, params = _layers_head(spec, stack.output), stack.params
+        head, params = layers_head(spec, stack.output), stack.params
     if params > max_params:
-        errors.append(_err(f"the model has {params} parameters, more than the limit of {max_params}", "model"))
+        errors.append(err(f"the model has {params} parameters, more than the limit of {max_params}", "model"))
     if len(head.output) != 1:
         errors.append(
-            _err(
+            err(
                 f"the model's output must be one vector per row, but it has shape {head.output}; add a "
                 "flatten layer before the last dense layer",
                 *head.loc,
             )
         )
-    check = _check_classification_head if data.task == "classification" else _check_regression_head
-    return errors + check(spec, data, head)
+    return errors + check_head(spec, data, head)
 
 
 def _check_fit(spec: TrainingSpec, data: Dataset, validation: Dataset | None) -> list[Error]:
@@ -185,10 +73,10 @@ def _check_fit(spec: TrainingSpec, data: Dataset, validation: Dataset | None) ->
     rows = data.rows - int(data.rows * fit.test_split)
     has_validation = fit.validation_split > 0 or validation is not None or spec.cross_validation is not None
     if fit.test_split > 0 and int(data.rows * fit.test_split) < 1:
-        errors.append(_err(f"test_split {fit.test_split} of {data.rows} rows leaves no test rows", "fit", "test_split"))
+        errors.append(err(f"test_split {fit.test_split} of {data.rows} rows leaves no test rows", "fit", "test_split"))
     if fit.validation_split > 0 and int(rows * fit.validation_split) < 1:
         errors.append(
-            _err(
+            err(
                 f"validation_split {fit.validation_split} of {rows} rows leaves no validation rows",
                 "fit",
                 "validation_split",
@@ -199,13 +87,13 @@ def _check_fit(spec: TrainingSpec, data: Dataset, validation: Dataset | None) ->
         train_rows = rows - -(-rows // spec.cross_validation.folds)
     if fit.batch_size > train_rows:
         errors.append(
-            _err(f"batch_size {fit.batch_size} is larger than the {train_rows} training rows", "fit", "batch_size")
+            err(f"batch_size {fit.batch_size} is larger than the {train_rows} training rows", "fit", "batch_size")
         )
     for name in ("early_stopping", "reduce_lr_on_plateau"):
         callback = getattr(fit, name)
         if callback and callback.monitor.startswith("val_") and not has_validation:
             errors.append(
-                _err(
+                err(
                     f"{name} monitors {callback.monitor!r} but there is no validation data; set "
                     "fit.validation_split or fit.validation_data, or monitor 'loss'",
                     "fit",
@@ -220,17 +108,17 @@ def _check_validation_data(data: Dataset, validation: Dataset) -> list[Error]:
     loc = ("fit", "validation_data")
     if validation.feature_shape != data.feature_shape:
         return [
-            _err(
+            err(
                 f"validation features {validation.feature_shape} differ from the training features "
                 f"{data.feature_shape}",
                 *loc,
             )
         ]
     if validation.task != data.task:
-        return [_err(f"validation data is a {validation.task} task but the training data is {data.task}", *loc)]
+        return [err(f"validation data is a {validation.task} task but the training data is {data.task}", *loc)]
     unknown = sorted(set(validation.classes or []) - set(data.classes or []))
     if unknown:
-        return [_err(f"validation labels {unknown} do not occur in the training data {data.classes}", *loc)]
+        return [err(f"validation labels {unknown} do not occur in the training data {data.classes}", *loc)]
     return []
 
 
@@ -242,18 +130,18 @@ def _check_cross_validation(spec: TrainingSpec, data: Dataset) -> list[Error]:
     errors: list[Error] = []
     if spec.fit.validation_split > 0 or spec.fit.validation_data is not None:
         errors.append(
-            _err(
+            err(
                 "cross-validation validates on each held-out fold; drop fit.validation_split and fit.validation_data",
                 "cross_validation",
             )
         )
     if cv.folds > data.rows:
-        errors.append(_err(f"{cv.folds} folds need at least {cv.folds} rows; the dataset has {data.rows}", *loc))
+        errors.append(err(f"{cv.folds} folds need at least {cv.folds} rows; the dataset has {data.rows}", *loc))
     elif cv.stratified and data.task == "classification":
         smallest = int(np.bincount(data.y, minlength=data.n_classes).min())
         if smallest < cv.folds:
             errors.append(
-                _err(
+                err(
                     f"stratified {cv.folds}-fold cross-validation needs at least {cv.folds} rows of "
                     f"every class; the rarest class has {smallest}",
                     *loc,
@@ -269,15 +157,15 @@ def _check_workers(spec: TrainingSpec) -> list[Error]:
         return []
     if spec.cross_validation is not None:
         msg = "cross-validation runs on one worker; drop cross_validation or set resources.workers to 1"
-        errors.append(_err(msg, "cross_validation"))
+        errors.append(err(msg, "cross_validation"))
     if spec.optimizer.learning_rate == "auto":
-        errors.append(_err("learning_rate 'auto' runs on one worker; give a rate", "optimizer", "learning_rate"))
+        errors.append(err("learning_rate 'auto' runs on one worker; give a rate", "optimizer", "learning_rate"))
     for clip in ("clipnorm", "clipvalue"):  # Keras clips each worker's share of the gradient, not their sum
         if getattr(spec.optimizer, clip) is not None:
-            errors.append(_err(f"{clip} is not supported across workers yet", "optimizer", clip))
+            errors.append(err(f"{clip} is not supported across workers yet", "optimizer", clip))
     if spec.fit.batch_size < workers:
         errors.append(
-            _err(f"batch_size {spec.fit.batch_size} gives some of the {workers} workers no rows", "fit", "batch_size")
+            err(f"batch_size {spec.fit.batch_size} gives some of the {workers} workers no rows", "fit", "batch_size")
         )
     return errors
 
@@ -289,7 +177,7 @@ def check_executor(spec: TrainingSpec, executor: str) -> None:
             f"resources.workers {spec.resources.workers} trains across Ray workers: it needs the Ray executor "
             "(MAAS_EXECUTOR=ray), and this server runs jobs locally"
         )
-        raise InvalidSpec(msg, errors=[_err(msg, "resources", "workers")])
+        raise InvalidSpec(msg, errors=[err(msg, "resources", "workers")])
 
 
 def validate_spec(spec: TrainingSpec, data: Dataset, max_params: int, validation: Dataset | None = None) -> None:
