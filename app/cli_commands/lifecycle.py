@@ -7,8 +7,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.text import Text
 
-from app.cli_commands.common import DEFAULT, JOB_FAILED, ApiKeyOpt, JsonOpt, UrlOpt, connect, out, print_json
+from app.cli_commands.common import DEFAULT, JOB_FAILED, ApiKeyOpt, JsonOpt, UrlOpt, connect, emit, out, print_json
+from app.client import MaasClient
 
 BUILTINS = {"digits", "iris", "wine", "breast_cancer", "diabetes", "mnist"}
 DatasetOpt = Annotated[str, typer.Option("--dataset", "-d", help="A built-in dataset's name or an uploaded id.")]
@@ -17,6 +19,15 @@ FollowOpt = Annotated[bool, typer.Option("--follow", "-f", help="Wait for the jo
 
 def dataset_ref(value: str) -> dict[str, str]:
     return {"builtin": value} if value in BUILTINS else {"id": value}
+
+
+def wait_succeeded(client: MaasClient, job_id: str) -> dict[str, Any]:
+    """The finished job; a job that failed or was cancelled ends the command with its reason and exit code 1."""
+    done = client.wait(job_id)
+    if done["status"] != "succeeded":
+        out.print(f"job {job_id} {done['status']}: {(done.get('error') or {}).get('message')}", markup=False)
+        raise typer.Exit(JOB_FAILED)
+    return done
 
 
 def matrix_lines(evaluation: dict[str, Any]) -> list[str]:
@@ -54,12 +65,9 @@ def evaluate(
     with connect(url, api_key) as client:
         job = client.evaluate(name, version, dataset_ref(dataset))
         if not follow:
-            print_json(job) if as_json else out.print(f"queued evaluation job {job['id']}", markup=False)
+            emit(as_json, job, lambda queued: Text(f"queued evaluation job {queued['id']}"))
             return
-        done = client.wait(job["id"])
-        if done["status"] != "succeeded":
-            out.print(f"job {job['id']} {done['status']}: {(done.get('error') or {}).get('message')}", markup=False)
-            raise typer.Exit(JOB_FAILED)
+        wait_succeeded(client, job["id"])
         [evaluation] = [e for e in client.evaluations(name, version) if e["job_id"] == job["id"]]
         print_json(evaluation) if as_json else _show(evaluation)
 
@@ -80,11 +88,8 @@ def batch_predict(
     with connect(url, api_key) as client:
         job = client.batch_predict({k: v for k, v in body.items() if v is not None})
         if output is None:
-            print_json(job) if as_json else out.print(f"queued batch prediction job {job['id']}", markup=False)
+            emit(as_json, job, lambda queued: Text(f"queued batch prediction job {queued['id']}"))
             return
-        done = client.wait(job["id"])
-        if done["status"] != "succeeded":
-            out.print(f"job {job['id']} {done['status']}: {(done.get('error') or {}).get('message')}", markup=False)
-            raise typer.Exit(JOB_FAILED)
+        done = wait_succeeded(client, job["id"])
         output.write_bytes(client.job_output(job["id"]))
         out.print(f"{done['progress']['rows']} rows written to {output}", markup=False)
