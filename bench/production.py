@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import shutil
 import subprocess
 import sys
@@ -72,15 +71,7 @@ def main() -> None:
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="maas-bench-production-"))
     port = serving.free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MAAS_")}
-    env.update(
-        MAAS_DATA_DIR=str(workdir / "data"),
-        MAAS_WORKERS="0",
-        MAAS_PREWARM="false",
-        MAAS_LOG_LEVEL="WARNING",
-        MAAS_GRPC_PORT="0",
-        TF_CPP_MIN_LOG_LEVEL="2",
-    )
+    env = serving.api_only_env(workdir / "data", MAAS_GRPC_PORT="0")
     serving.publish_mlp(workdir / "data")
     serving.publish_mlp(workdir / "data")
     log = (workdir / "maas.log").open("wb")

@@ -50,6 +50,31 @@ class Load:
     errors: int
 
 
+def api_only_env(data_dir: Path, **overrides: str) -> dict[str, str]:
+    """The environment of a benchmarked `maas serve`: API only over `data_dir`, quiet, none of the caller's MAAS_*."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAAS_")}
+    env.update(
+        MAAS_DATA_DIR=str(data_dir),
+        MAAS_WORKERS="0",
+        MAAS_PREWARM="false",
+        MAAS_LOG_LEVEL="WARNING",
+        TF_CPP_MIN_LOG_LEVEL="2",
+        **overrides,
+    )
+    return env
+
+
+def summarize(latencies: list[float], errors: int, duration: float) -> Load:
+    """Requests/s, p50 and p99 (ms) of one measurement's request latencies (seconds)."""
+    latencies = sorted(latencies)
+    return Load(
+        len(latencies) / duration,
+        latencies[len(latencies) // 2] * 1e3,
+        latencies[int(len(latencies) * 0.99)] * 1e3,
+        errors,
+    )
+
+
 def median_load(loads: list[Load]) -> Load:
     return Load(
         statistics.median(x.rps for x in loads),
@@ -193,24 +218,12 @@ def httpx_load(url: str, body: bytes, concurrency: int, duration: float) -> Load
         return latencies, errors
 
     latencies, errors = asyncio.run(run())
-    latencies.sort()
-    return Load(
-        len(latencies) / duration,
-        latencies[len(latencies) // 2] * 1e3,
-        latencies[int(len(latencies) * 0.99)] * 1e3,
-        errors,
-    )
+    return summarize(latencies, errors, duration)
 
 
 def grpc_cell(target: str, request: bytes, concurrency: int, duration: float) -> Load:
     latencies, errors = grpc_load.load(target, request, concurrency, duration)
-    latencies.sort()
-    return Load(
-        len(latencies) / duration,
-        latencies[len(latencies) // 2] * 1e3,
-        latencies[int(len(latencies) * 0.99)] * 1e3,
-        errors,
-    )
+    return summarize(latencies, errors, duration)
 
 
 def raw_calls(version_dir: Path, meta: dict[str, object]) -> dict[str, float]:
@@ -259,16 +272,7 @@ def main() -> None:
     use_wrk = shutil.which("wrk") is not None
     workdir = Path(tempfile.mkdtemp(prefix="maas-bench-"))
     port, base_port, grpc_port, floor_port = free_port(), free_port(), free_port(), free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MAAS_")}
-    env.update(
-        MAAS_DATA_DIR=str(workdir / "data"),
-        MAAS_WORKERS="0",
-        MAAS_PREWARM="false",
-        MAAS_LOG_LEVEL="WARNING",
-        MAAS_BATCH_MAX_DELAY_MS=args.batch_max_delay_ms,
-        MAAS_GRPC_PORT=str(grpc_port),
-        TF_CPP_MIN_LOG_LEVEL="2",
-    )
+    env = api_only_env(workdir / "data", MAAS_BATCH_MAX_DELAY_MS=args.batch_max_delay_ms, MAAS_GRPC_PORT=str(grpc_port))
     meta = publish_mlp(workdir / "data")
     log = (workdir / "maas.log").open("wb")
     print(f"maas log: {workdir / 'maas.log'}", file=sys.stderr)
