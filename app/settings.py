@@ -79,6 +79,16 @@ class Settings(BaseSettings):
     )
     webhook_poll_s: float = Field(2.0, gt=0, description="How often finished jobs are looked for (job events).")
 
+    dataset_sources: str = Field(
+        "",
+        description="Comma-separated URL prefixes datasets may be registered from (s3://bucket/data/, file:///srv/);"
+        " unset = none (POST /datasets with a source answers 422).",
+    )
+    max_upload_gb: float = Field(50.0, gt=0, description="Largest resumable upload (tus, /uploads), in GiB.")
+    in_memory_mb: float = Field(
+        1024.0, ge=0, description="A file-backed dataset larger than this is streamed into training, not loaded."
+    )
+
     payload_queue: int = Field(10_000, ge=1, description="Payload records queued for writing; beyond: dropped.")
     payload_batch_rows: int = Field(1000, ge=1, description="Payload records written per Parquet file at most.")
     payload_flush_s: float = Field(1.0, gt=0, description="Longest a payload record waits to be written.")
@@ -94,6 +104,11 @@ class Settings(BaseSettings):
     def allowed_host_names(self) -> frozenset[str]:
         """MAAS_ALLOWED_HOSTS as lowercased names."""
         return frozenset(filter(None, (name.strip().lower() for name in self.allowed_hosts.split(","))))
+
+    @property
+    def dataset_source_prefixes(self) -> tuple[str, ...]:
+        """MAAS_DATASET_SOURCES as a tuple of prefixes, in the order given."""
+        return tuple(filter(None, (prefix.strip() for prefix in self.dataset_sources.split(","))))
 
     @field_validator("api_keys", mode="before")
     @classmethod
