@@ -111,6 +111,13 @@ class InvalidUpload(Invalid):
     title = "Invalid dataset upload"
 
 
+class InvalidSource(Invalid):
+    """The dataset source cannot be registered."""
+
+    code = "invalid_source"
+    title = "Invalid dataset source"
+
+
 class Conflict(MaasError):
     """The resource is in a state that does not allow this."""
 
@@ -128,6 +135,13 @@ class DatasetInUse(Conflict):
     """A queued or running job uses this dataset."""
 
     code = "dataset_in_use"
+
+
+class DatasetNotReady(Conflict):
+    """The dataset is not ready to be used: it is still being uploaded or profiled, or profiling failed."""
+
+    code = "dataset_not_ready"
+    title = "Dataset not ready"
 
 
 class MalformedBody(MaasError):

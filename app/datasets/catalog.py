@@ -1,8 +1,10 @@
-"""DatasetCatalog: uploaded datasets on disk, `<root>/<id>/{data.npz, dataset.json}`.
+"""DatasetCatalog: uploaded datasets on disk, `<root>/<id>/{data.npz, dataset.json}`; a file-backed dataset
+(a registered source, a resumable upload) has only its record, `<root>/<id>/dataset.json`, naming its files.
 
 A dataset is written into `<root>/.staging/<hex>` and renamed into place, so a reader (the API, a worker's child)
-sees a whole dataset or none; deleting renames it out of sight before removing it. Ids are uuid4 strings, checked
-against a uuid pattern before they become paths, so that no request can reach outside the root.
+sees a whole dataset or none; a record's later changes (status, profile) are written beside it and renamed over
+it; deleting renames it out of sight before removing it. Ids are uuid4 strings, checked against a uuid pattern
+before they become paths, so that no request can reach outside the root.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import numpy as np
 from app.datasets.schemas import DatasetInfo
 from app.datasets.types import Dataset
 from app.durable import fsync_dir
-from app.errors import DatasetNotFound
+from app.errors import DatasetNotFound, DatasetNotReady
 
 ID_PATTERN = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 ARRAYS = "data.npz"
@@ -50,6 +52,25 @@ def new_info(data: Dataset, extra: dict[str, Any]) -> DatasetInfo:
         created_at=datetime.now(UTC),
         **extra,
     )
+
+
+def new_record(**fields: Any) -> DatasetInfo:
+    """A file-backed dataset's record under a new id: `fields` are its name, format, status, files, ...; what
+    profiling finds (rows, shape, task, classes, hashes) stays null until it has."""
+    empty = dict.fromkeys(("rows", "feature_shape", "task", "classes", "sha256"))
+    return DatasetInfo(id=str(uuid.uuid4()), created_at=datetime.now(UTC), **{**empty, **fields})
+
+
+def require_ready(info: DatasetInfo) -> DatasetInfo:
+    """`info` if it can be used; DatasetNotReady (409) saying its status (and why it failed) else."""
+    if info.status == "ready":
+        return info
+    detail = f"dataset {info.id} ({info.name!r}) is {info.status}, not ready"
+    if info.status == "failed":
+        detail += f": {info.error}"
+    elif info.status in ("uploading", "profiling"):
+        detail += f"; retry once GET /datasets/{info.id} says status 'ready'"
+    raise DatasetNotReady(detail, errors=[{"loc": ["dataset", "id"], "msg": detail}])
 
 
 def write_dataset(folder: Path, data: Dataset, info: DatasetInfo) -> None:
@@ -89,6 +110,26 @@ class DatasetCatalog:
         fsync_dir(self.root)
         return info
 
+    def register(self, info: DatasetInfo) -> DatasetInfo:
+        """Store the record of a file-backed dataset (no arrays), atomically."""
+        with self.staging() as staged:
+            _write_durably(staged / METADATA, lambda f: f.write(info.model_dump_json(indent=2).encode()))
+            os.rename(staged, self._folder(info.id))
+        fsync_dir(self.root)
+        return info
+
+    def update(self, info: DatasetInfo) -> DatasetInfo:
+        """Replace a dataset's record (its status, its profile) atomically; DatasetNotFound once it is deleted."""
+        folder = self._folder(info.id)
+        staged = folder / f".{METADATA}.{uuid.uuid4().hex}"
+        try:
+            _write_durably(staged, lambda f: f.write(info.model_dump_json(indent=2).encode()))
+        except FileNotFoundError as exc:
+            raise DatasetNotFound(f"no dataset with id {info.id!r}") from exc
+        os.replace(staged, folder / METADATA)
+        fsync_dir(folder)
+        return info
+
     def list_datasets(self) -> list[DatasetInfo]:
         """Every complete dataset, newest first."""
         if not self.root.is_dir():
@@ -108,7 +149,7 @@ class DatasetCatalog:
 
     def load(self, dataset_id: str) -> Dataset:
         """The stored arrays as a Dataset (x float32; y int64 class indices or float32 targets)."""
-        info = self.read(dataset_id)
+        info = require_ready(self.read(dataset_id))
         with (self._folder(dataset_id) / ARRAYS).open("rb") as f:
             return read_arrays(f, info)
 

@@ -1,6 +1,7 @@
 """ObjectDatasetCatalog: uploaded datasets on shared storage through fsspec (`s3://bucket/prefix`), laid out as
-the local catalog is (`<root>/<id>/{data.npz, dataset.json}`). The record is written after the arrays and
-removed before them, so a dataset is listed only while it is whole."""
+the local catalog is (`<root>/<id>/{data.npz, dataset.json}`; a file-backed dataset has only its record). The
+record is written after the arrays and removed before them, so a dataset is listed only while it is whole; a
+record's later changes overwrite its one object, which S3 replaces atomically."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from app.datasets.catalog import ARRAYS, ID_PATTERN, METADATA, new_info, read_arrays, write_dataset
+from app.datasets.catalog import ARRAYS, ID_PATTERN, METADATA, new_info, read_arrays, require_ready, write_dataset
 from app.datasets.schemas import DatasetInfo
 from app.datasets.types import Dataset
 from app.errors import DatasetNotFound
@@ -35,6 +36,20 @@ class ObjectDatasetCatalog:
             upload_folder(self.fs, Path(folder), f"{self.root}/{info.id}", last=METADATA)
         return info
 
+    def register(self, info: DatasetInfo) -> DatasetInfo:
+        """Store the record of a file-backed dataset (no arrays): one object, whole or absent."""
+        self.fs.pipe_file(f"{self._folder(info.id)}/{METADATA}", info.model_dump_json(indent=2).encode())
+        return info
+
+    def update(self, info: DatasetInfo) -> DatasetInfo:
+        """Overwrite a dataset's record; DatasetNotFound once it is deleted (never brings a deleted one back,
+        short of a delete landing between the check and the write)."""
+        path = f"{self._folder(info.id)}/{METADATA}"
+        if not self.fs.exists(path):
+            raise DatasetNotFound(f"no dataset with id {info.id!r}")
+        self.fs.pipe_file(path, info.model_dump_json(indent=2).encode())
+        return info
+
     def list_datasets(self) -> list[DatasetInfo]:
         """Every complete dataset, newest first."""
         records = self.fs.glob(f"{self.root}/*/{METADATA}")
@@ -48,7 +63,7 @@ class ObjectDatasetCatalog:
             raise DatasetNotFound(f"no dataset with id {dataset_id!r}") from exc
 
     def load(self, dataset_id: str) -> Dataset:
-        info = self.read(dataset_id)
+        info = require_ready(self.read(dataset_id))
         with self.fs.open(f"{self._folder(dataset_id)}/{ARRAYS}", "rb") as f:
             return read_arrays(f, info)
 
@@ -58,7 +73,10 @@ class ObjectDatasetCatalog:
             self.fs.rm_file(f"{folder}/{METADATA}")  # unlisted from here on
         except FileNotFoundError as exc:
             raise DatasetNotFound(f"no dataset with id {dataset_id!r}") from exc
-        self.fs.rm(folder, recursive=True)
+        try:
+            self.fs.rm(folder, recursive=True)
+        except FileNotFoundError:  # a file-backed dataset had only its record
+            pass
 
     def _folder(self, dataset_id: str) -> str:
         if not ID_PATTERN.fullmatch(dataset_id):
