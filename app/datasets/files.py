@@ -1,0 +1,296 @@
+"""The one reader of a file-backed dataset's files (`DatasetInfo.files`): Parquet or CSV, local (`file:///...`)
+or on shared storage (`s3://...`, through fsspec), in bounded memory whatever the files' sizes.
+
+- `iter_tables(files, fmt)` is one sequential pass (profiling, scoring, loading a small dataset whole): it yields
+  `(file url, global index of the chunk's first row, pyarrow.Table)` with at most `batch_rows` rows per chunk,
+  the files in the order given.
+- `list_units(files, fmt)` cuts the files into read units for shuffled epochs: a Parquet row group, or a CSV byte
+  range of about `unit_bytes` aligned to line ends. Each `Unit` knows its row count and the global index of its
+  first row; `read_unit(unit)` yields its rows in chunks of at most `batch_rows`. The rows of all units, in list
+  order, are the rows `iter_tables` yields, in the same order.
+- `to_arrays(table, ...)` turns a chunk into model inputs encoded as an in-memory upload is (`app.datasets.tables`):
+  float32 features in the record's feature order, class indices into the record's `classes` (labels compared by
+  the name a client sees: a CSV's `3.0` is class `3`), or float32 regression targets.
+
+A CSV file's unit boundaries come from counting line ends (one sequential read of the file, in 8 MiB pieces), so
+a streamed CSV holds one row per line: no quoted field may span lines, and there are no blank lines; a unit whose
+parsed rows disagree with its line count fails naming the file and bytes. Every unit of a CSV dataset is parsed
+with the column types the first file's first block gives (the streaming reader's own rule), so a column reads
+the same in every unit.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import IO, Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from app.datasets.checks import describe_value, quoted, rejected
+from app.datasets.targets import _comparable_labels
+from app.datasets.types import Task
+from app.storage import open_filesystem
+
+FileFormat = Literal["parquet", "csv"]
+BATCH_ROWS = 65536
+UNIT_BYTES = 16 * 2**20  # a CSV read unit: big enough to amortize a request to S3, small enough to shuffle
+SCAN_BYTES = 8 * 2**20  # how much of a CSV file is held at once while its line ends are counted
+CSV_BLOCK_BYTES = 4 * 2**20  # pyarrow's streaming block; its first block also fixes the column types
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One read unit: rows `first_row .. first_row + rows` of the dataset, in `file`.
+
+    Parquet: `part` is the row group. CSV: `part` counts the units of the file, `start`/`stop` are the byte
+    range (whole lines) and `header` the column names, `schema` the types every unit is parsed with."""
+
+    file: str
+    fmt: FileFormat
+    part: int
+    rows: int
+    first_row: int
+    start: int = 0
+    stop: int = 0
+    header: tuple[str, ...] = ()
+    schema: pa.Schema | None = None
+
+
+def open_file(url: str) -> IO[bytes]:
+    """A binary file object for a dataset file's URL (or plain local path)."""
+    fs, path = open_filesystem(url)
+    return fs.open(path, "rb")
+
+
+def iter_tables(
+    files: list[str], fmt: str, *, batch_rows: int = BATCH_ROWS, columns: list[str] | None = None
+) -> Iterator[tuple[str, int, pa.Table]]:
+    """(file url, global first row of the chunk, chunk) for every chunk of every file, in order."""
+    first_row = 0
+    for url in files:
+        for table in _file_tables(url, fmt, batch_rows=batch_rows, columns=columns):
+            yield url, first_row, table
+            first_row += table.num_rows
+
+
+def _file_tables(url: str, fmt: str, *, batch_rows: int, columns: list[str] | None) -> Iterator[pa.Table]:
+    with open_file(url) as f:
+        if fmt == "parquet":
+            parquet = _parquet(f, url)
+            for batch in _reading(url, parquet.iter_batches(batch_size=batch_rows, columns=columns)):
+                yield pa.Table.from_batches([batch])
+        elif fmt == "csv":
+            yield from _csv_tables(f, url, batch_rows=batch_rows, columns=columns)
+        else:
+            raise rejected(f"format {fmt!r} is not a file-backed format; expected 'parquet' or 'csv'")
+
+
+def _csv_tables(
+    f: IO[bytes], url: str, *, batch_rows: int, columns: list[str] | None, read: pacsv.ReadOptions | None = None
+) -> Iterator[pa.Table]:
+    options = read or pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES)
+    convert = pacsv.ConvertOptions(include_columns=columns) if columns else None
+    try:
+        reader = pacsv.open_csv(f, read_options=options, convert_options=convert)
+    except (pa.ArrowException, OSError) as exc:
+        raise rejected(f"cannot read {url} as CSV: {exc}") from exc
+    for batch in _reading(url, reader):
+        yield from _rechunked(pa.Table.from_batches([batch]), batch_rows)
+
+
+def _rechunked(table: pa.Table, batch_rows: int) -> Iterator[pa.Table]:
+    for start in range(0, table.num_rows, batch_rows):
+        yield table.slice(start, batch_rows)
+
+
+def _reading(url: str, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """The batches, with a read error (a corrupt page, a cell that does not fit its column's type) naming the
+    file."""
+    while True:
+        try:
+            batch = next(batches)
+        except StopIteration:
+            return
+        except (pa.ArrowException, OSError) as exc:
+            raise rejected(f"cannot read {url}: {exc}") from exc
+        yield batch
+
+
+def _parquet(f: IO[bytes], url: str) -> pq.ParquetFile:
+    try:
+        return pq.ParquetFile(f)
+    except (pa.ArrowException, OSError) as exc:
+        raise rejected(f"cannot read {url} as Parquet: {exc}") from exc
+
+
+def list_units(files: list[str], fmt: str, *, unit_bytes: int = UNIT_BYTES) -> list[Unit]:
+    """The read units of the files, in reading order, each with its row count and global first row."""
+    if fmt == "parquet":
+        return _parquet_units(files)
+    if fmt == "csv":
+        return _csv_units(files, unit_bytes=unit_bytes)
+    raise rejected(f"format {fmt!r} is not a file-backed format; expected 'parquet' or 'csv'")
+
+
+def _parquet_units(files: list[str]) -> list[Unit]:
+    units: list[Unit] = []
+    first_row = 0
+    for url in files:
+        with open_file(url) as f:
+            meta = _parquet(f, url).metadata
+        for group in range(meta.num_row_groups):
+            rows = meta.row_group(group).num_rows
+            units.append(Unit(url, "parquet", group, rows, first_row))
+            first_row += rows
+    return units
+
+
+def _csv_units(files: list[str], *, unit_bytes: int) -> list[Unit]:
+    schema = _csv_schema(files[0]) if files else None
+    units: list[Unit] = []
+    first_row = 0
+    for url in files:
+        with open_file(url) as f:
+            header, ranges = _line_ranges(f, unit_bytes)
+        for part, (start, stop, rows) in enumerate(ranges):
+            units.append(Unit(url, "csv", part, rows, first_row, start, stop, header, schema))
+            first_row += rows
+    return units
+
+
+def _csv_schema(url: str) -> pa.Schema:
+    """The column types pyarrow's streaming reader infers from the first block, as `iter_tables` reads them."""
+    with open_file(url) as f:
+        try:
+            return pacsv.open_csv(f, read_options=pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES)).schema
+        except (pa.ArrowException, OSError) as exc:
+            raise rejected(f"cannot read {url} as CSV: {exc}") from exc
+
+
+def _line_ranges(f: IO[bytes], unit_bytes: int) -> tuple[tuple[str, ...], list[tuple[int, int, int]]]:
+    """The header's column names and (start, stop, lines) byte ranges of whole lines, each about `unit_bytes`."""
+    header_line = f.readline()
+    header = tuple(pacsv.read_csv(io.BytesIO(header_line + b"\n")).column_names) if header_line.strip() else ()
+    ranges: list[tuple[int, int, int]] = []
+    start = position = len(header_line)
+    lines = 0
+    last = b"\n"
+    while piece := f.read(SCAN_BYTES):
+        ends = np.flatnonzero(np.frombuffer(piece, dtype=np.uint8) == ord("\n"))
+        cut = 0  # ends of this piece already counted into closed ranges
+        while ends.size > cut:
+            # the first line end at or past the range's target size closes the range
+            target = start + unit_bytes - position - 1
+            index = cut + int(np.searchsorted(ends[cut:], target))
+            if index >= ends.size:
+                break
+            stop = position + int(ends[index]) + 1
+            lines += index - cut + 1
+            ranges.append((start, stop, lines))
+            start, lines, cut = stop, 0, index + 1
+        lines += ends.size - cut
+        position += len(piece)
+        last = piece[-1:]
+    if last != b"\n":
+        lines += 1  # a last line without its line end
+    if position > start:
+        ranges.append((start, position, lines))
+    return header, ranges
+
+
+def read_unit(unit: Unit, *, batch_rows: int = BATCH_ROWS, columns: list[str] | None = None) -> Iterator[pa.Table]:
+    """The unit's rows in chunks of at most `batch_rows` (a huge row group never decodes whole)."""
+    with open_file(unit.file) as f:
+        if unit.fmt == "parquet":
+            parquet = _parquet(f, unit.file)
+            batches = parquet.iter_batches(batch_size=batch_rows, row_groups=[unit.part], columns=columns)
+            yield from (pa.Table.from_batches([batch]) for batch in _reading(unit.file, batches))
+            return
+        f.seek(unit.start)
+        data = f.read(unit.stop - unit.start)
+    where = f"{unit.file} (bytes {unit.start}..{unit.stop})"
+    read = pacsv.ReadOptions(column_names=list(unit.header), block_size=CSV_BLOCK_BYTES)
+    convert = pacsv.ConvertOptions(column_types=unit.schema, include_columns=columns or [])
+    try:
+        table = pacsv.read_csv(io.BytesIO(data), read_options=read, convert_options=convert)
+    except (pa.ArrowException, OSError) as exc:
+        raise rejected(f"cannot read {where} as CSV: {exc}") from exc
+    if table.num_rows != unit.rows:
+        raise rejected(
+            f"{where} holds {unit.rows} lines but parses as {table.num_rows} rows; a streamed CSV file holds one "
+            "row per line (no line breaks inside quoted fields, no blank lines)"
+        )
+    yield from _rechunked(table, batch_rows)
+
+
+def to_arrays(
+    table: pa.Table,
+    *,
+    features: list[str],
+    target: str,
+    task: Task,
+    classes: list[str] | None,
+    first_row: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(x float32 [rows, features], y): int64 indices into `classes`, or float32 regression targets.
+
+    A missing or non-finite feature value, or a label not among `classes`, is a 422 naming the column and the
+    global row (`first_row` is the chunk's first row within the dataset)."""
+    missing = [name for name in [*features, target] if name not in table.column_names]
+    if missing:
+        raise rejected(f"the file has no column {missing[0]!r}; its columns are {table.column_names}", missing[0])
+    x = features_array(table, features=features, first_row=first_row)
+    return x, targets_array(table.column(target), target=target, task=task, classes=classes, first_row=first_row)
+
+
+def features_array(table: pa.Table, *, features: list[str], first_row: int = 0) -> np.ndarray:
+    """The feature columns as float32 [rows, features], in `features` order (booleans as 0 and 1)."""
+    x = np.empty((table.num_rows, len(features)), dtype=np.float32)
+    for index, name in enumerate(features):
+        column = table.column(name)
+        if pa.types.is_boolean(column.type):
+            column = column.cast(pa.int8())
+        if not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)):
+            raise rejected(f"feature column {name!r} holds {column.type} values, not numbers", name)
+        with np.errstate(over="ignore", invalid="ignore"):
+            x[:, index] = column.to_numpy(zero_copy_only=False)
+    bad = ~np.isfinite(x)
+    if bad.any():
+        row, index = (int(i) for i in np.argwhere(bad)[0])
+        name = features[index]
+        value = describe_value(float(x[row, index]))
+        raise rejected(f"feature column {name!r} holds {value} in row {first_row + row}", name, first_row + row)
+    return x
+
+
+def targets_array(
+    column: pa.ChunkedArray, *, target: str, task: Task, classes: list[str] | None, first_row: int = 0
+) -> np.ndarray:
+    label = f"target column {target!r}"
+    if column.null_count:
+        row = int(np.flatnonzero(column.is_null().to_numpy(zero_copy_only=False))[0])
+        raise rejected(f"{label} has no value in row {first_row + row}", target, first_row + row)
+    values = column.to_numpy(zero_copy_only=False)
+    if task == "regression":
+        y = values.astype(np.float32)
+        bad = np.flatnonzero(~np.isfinite(y))
+        if bad.size:
+            row = int(bad[0])
+            msg = f"{label} holds {describe_value(float(y[row]))} in row {first_row + row}"
+            raise rejected(msg, target, first_row + row)
+        return y
+    names, inverse = np.unique(_comparable_labels(values, label, target), return_inverse=True)
+    index = {name: i for i, name in enumerate(classes or [])}
+    mapped = np.array([index.get(str(name), -1) for name in names], dtype=np.int64)
+    y = mapped[inverse.reshape(-1)]
+    unknown = np.flatnonzero(y < 0)
+    if unknown.size:
+        row = int(unknown[0])
+        msg = f"{label} holds {quoted(values[row])} in row {first_row + row}, which is not one of {classes}"
+        raise rejected(msg, target, first_row + row)
+    return y

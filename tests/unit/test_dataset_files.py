@@ -1,0 +1,149 @@
+"""The file-backed dataset reader: one sequential pass and shuffled read units give the same rows, encoded as an
+upload of the same table is, for Parquet and CSV, on local files and on S3 (moto)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from fsspec.core import url_to_fs
+
+from app.datasets.files import iter_tables, list_units, read_unit, to_arrays
+from app.datasets.formats import UploadRequest
+from app.datasets.tables import table_upload
+from app.errors import InvalidUpload
+
+FEATURES = ["a", "b", "c"]
+
+
+def frame(rows: int, start: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(start)
+    index = np.arange(start, start + rows)
+    return pd.DataFrame(
+        {
+            "a": index.astype(np.float64),
+            "b": rng.normal(size=rows),
+            "c": (index % 7).astype(np.int64),
+            "label": np.array(["cat", "dog", "emu"])[index % 3],
+        }
+    )
+
+
+def write(frames: list[pd.DataFrame], fmt: str, folder: str, *, row_group: int = 100) -> list[str]:
+    """Files at `folder` (a file:// or s3:// URL); returns their URLs."""
+    fs, root = url_to_fs(folder)
+    urls = []
+    for number, part in enumerate(frames):
+        path = f"{root}/part-{number}.{fmt}"
+        with fs.open(path, "wb") as f:
+            if fmt == "parquet":
+                pq.write_table(pa.Table.from_pandas(part, preserve_index=False), f, row_group_size=row_group)
+            else:
+                f.write(part.to_csv(index=False).encode())
+        urls.append(f"{folder.rstrip('/')}/part-{number}.{fmt}")
+    return urls
+
+
+def expected(frames: list[pd.DataFrame]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """What a multipart upload of the whole table would hold."""
+    parsed = table_upload(pd.concat(frames, ignore_index=True), UploadRequest("t", "label", None))
+    return parsed.dataset.x, parsed.dataset.y, parsed.dataset.classes
+
+
+def arrays(table: pa.Table, classes: list[str], first_row: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    return to_arrays(
+        table, features=FEATURES, target="label", task="classification", classes=classes, first_row=first_row
+    )
+
+
+@pytest.fixture(params=["parquet", "csv"])
+def fmt(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+def check_reader(urls: list[str], fmt: str, frames: list[pd.DataFrame]) -> None:
+    x, y, classes = expected(frames)
+    seen = []
+    for url, first_row, table in iter_tables(urls, fmt, batch_rows=64):
+        assert table.num_rows <= 64
+        assert url in urls
+        seen.append((first_row, *arrays(table, classes, first_row)))
+    assert [s[0] for s in seen] == sorted(s[0] for s in seen)
+    np.testing.assert_array_equal(np.concatenate([s[1] for s in seen]), x)
+    np.testing.assert_array_equal(np.concatenate([s[2] for s in seen]), y)
+
+    units = list_units(urls, fmt, unit_bytes=2048)
+    assert len(units) > len(urls)  # the files are cut into several units each
+    assert [u.first_row for u in units] == list(np.cumsum([0] + [u.rows for u in units[:-1]]))
+    assert sum(u.rows for u in units) == len(x)
+    for unit in reversed(units):  # any order: each unit is read on its own
+        chunks = list(read_unit(unit, batch_rows=50))
+        assert all(chunk.num_rows <= 50 for chunk in chunks)
+        ux, uy = arrays(pa.concat_tables(chunks), classes, unit.first_row)
+        np.testing.assert_array_equal(ux, x[unit.first_row : unit.first_row + unit.rows])
+        np.testing.assert_array_equal(uy, y[unit.first_row : unit.first_row + unit.rows])
+
+
+def test_local_files_read_as_an_upload_of_the_same_table(tmp_path: Path, fmt: str) -> None:
+    frames = [frame(450), frame(301, start=450), frame(7, start=751)]
+    check_reader(write(frames, fmt, f"file://{tmp_path}"), fmt, frames)
+
+
+def test_files_on_s3_read_the_same(s3_bucket: str, fmt: str) -> None:
+    frames = [frame(300), frame(120, start=300)]
+    check_reader(write(frames, fmt, f"{s3_bucket}/data"), fmt, frames)
+
+
+def test_only_the_columns_asked_for_are_read(tmp_path: Path, fmt: str) -> None:
+    urls = write([frame(30)], fmt, f"file://{tmp_path}")
+    [(_, _, table)] = list(iter_tables(urls, fmt, columns=["b", "label"]))
+    assert table.column_names == ["b", "label"]
+    [unit] = list_units(urls, fmt)
+    [table] = list(read_unit(unit, columns=["a"]))
+    assert table.column_names == ["a"]
+
+
+def test_csv_without_a_final_line_end_keeps_its_last_row(tmp_path: Path) -> None:
+    path = tmp_path / "x.csv"
+    path.write_text("a,b,c,label\n1,2,3,cat\n4,5,6,dog")
+    units = list_units([str(path)], "csv")
+    assert [u.rows for u in units] == [2]
+    x, y = arrays(pa.concat_tables(read_unit(units[0])), ["cat", "dog"])
+    assert x.tolist() == [[1, 2, 3], [4, 5, 6]] and y.tolist() == [0, 1]
+
+
+def test_regression_targets_and_whole_number_labels_encode_as_uploads_do(tmp_path: Path) -> None:
+    path = tmp_path / "x.csv"
+    path.write_text("a,b,c,label\n1,2,3,1.0\n4,5,6,3.0\n7,8,9,1.0\n")
+    [(_, _, table)] = iter_tables([str(path)], "csv")
+    common = {"features": FEATURES, "target": "label"}
+    _, y = to_arrays(table, **common, task="classification", classes=["1", "3"])
+    assert y.tolist() == [0, 1, 0]
+    _, y = to_arrays(table, **common, task="regression", classes=None)
+    assert y.dtype == np.float32 and y.tolist() == [1.0, 3.0, 1.0]
+
+
+def test_bad_cells_name_the_column_and_the_global_row(tmp_path: Path) -> None:
+    path = tmp_path / "x.csv"
+    path.write_text("a,b,c,label\n1,2,3,cat\n4,,6,dog\n7,8,9,yak\n")
+    [(_, _, table)] = iter_tables([str(path)], "csv")
+    with pytest.raises(InvalidUpload, match=r"feature column 'b' holds a missing value \(NaN\) in row 101"):
+        arrays(table, ["cat", "dog", "yak"], first_row=100)
+    fixed = table.set_column(1, "b", pa.array([2.0, 5.0, 8.0]))
+    with pytest.raises(InvalidUpload, match=r"'yak' in row 2, which is not one of \['cat', 'dog'\]"):
+        arrays(fixed, ["cat", "dog"])
+    with pytest.raises(InvalidUpload, match="no column 'a'"):
+        arrays(table.drop_columns(["a"]), ["cat", "dog", "yak"])
+
+
+def test_a_file_that_is_not_parquet_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "x.parquet"
+    path.write_bytes(b"a,b\n1,2\n")
+    with pytest.raises(InvalidUpload, match=f"cannot read {path} as Parquet"):
+        list(iter_tables([str(path)], "parquet"))
+    with pytest.raises(InvalidUpload, match=f"cannot read {path} as Parquet"):
+        list_units([str(path)], "parquet")
