@@ -9,8 +9,8 @@ side by side with:
   (c) an empty FastAPI endpoint that only parses the same body with orjson — the HTTP floor;
   (d) an empty gRPC servicer that only decodes the same ModelInferRequest — the gRPC floor.
 (b) and (c) run in `bench/baseline_app.py` under uvicorn, configured as maas is, (d) in `bench/grpc_load.py`.
-maas' gRPC ModelInfer (raw tensors, as `tritonclient.grpc` sends them) is loaded by grpc.aio clients; the HTTP
-endpoints by wrk or httpx. Prints a Markdown report.
+maas' gRPC ModelInfer (raw tensors, as `tritonclient.grpc` sends them) is loaded by h2load when installed (else
+by grpc.aio clients); the HTTP endpoints by wrk when installed (else httpx). Prints a Markdown report.
 
     .venv/bin/python bench/serving.py [--duration 2] [--rounds 3] [--concurrency 1 8 64]
 """
@@ -221,9 +221,15 @@ def httpx_load(url: str, body: bytes, concurrency: int, duration: float) -> Load
     return summarize(latencies, errors, duration)
 
 
-def grpc_cell(target: str, request: bytes, concurrency: int, duration: float) -> Load:
-    latencies, errors = grpc_load.load(target, request, concurrency, duration)
-    return summarize(latencies, errors, duration)
+def grpc_cell(target: str, request: bytes, concurrency: int, duration: float, workdir: Path | None = None) -> Load:
+    """One gRPC measurement: by h2load when `workdir` is given (its scratch folder), else by grpc.aio clients."""
+    if workdir is None:
+        latencies, errors = grpc_load.load(target, request, concurrency, duration)
+        return summarize(latencies, errors, duration)
+    latencies, errors, seconds = grpc_load.h2load(
+        target, request, concurrency=concurrency, duration=duration, workdir=workdir
+    )
+    return summarize(latencies, errors, seconds)
 
 
 def raw_calls(version_dir: Path, meta: dict[str, object]) -> dict[str, float]:
@@ -270,6 +276,7 @@ def main() -> None:
     parser.add_argument("--batch-max-delay-ms", default="2.0")
     args = parser.parse_args()
     use_wrk = shutil.which("wrk") is not None
+    use_h2load = shutil.which("h2load") is not None
     workdir = Path(tempfile.mkdtemp(prefix="maas-bench-"))
     port, base_port, grpc_port, floor_port = free_port(), free_port(), free_port(), free_port()
     env = api_only_env(workdir / "data", MAAS_BATCH_MAX_DELAY_MS=args.batch_max_delay_ms, MAAS_GRPC_PORT=str(grpc_port))
@@ -323,7 +330,7 @@ def main() -> None:
                     runs.setdefault((name, concurrency), []).append(load)
                     print(f"  round {round_ + 1} {name} c={concurrency}: {load}", file=sys.stderr)
                 for name, target in grpc_targets.items():
-                    load = grpc_cell(target, request, concurrency, args.duration)
+                    load = grpc_cell(target, request, concurrency, args.duration, workdir if use_h2load else None)
                     runs.setdefault((name, concurrency), []).append(load)
                     print(f"  round {round_ + 1} {name} c={concurrency}: {load}", file=sys.stderr)
                 wait_idle(f"{base_url}/empty", payloads["empty"])
@@ -334,13 +341,14 @@ def main() -> None:
             proc.terminate()
             proc.wait(30)
     raw = raw_calls(version_dir, meta)
-    report(args, use_wrk, meta, raw, results, metrics)
+    report(args, use_wrk, use_h2load, meta, raw, results, metrics)
     shutil.rmtree(workdir, ignore_errors=True)
 
 
 def report(
     args: argparse.Namespace,
     use_wrk: bool,
+    use_h2load: bool,
     meta: dict[str, object],
     raw: dict[str, float],
     results: dict[tuple[str, int], Load],
@@ -354,7 +362,7 @@ def report(
         f"Python {platform.python_version()}, TensorFlow {tf.__version__}, ONNX Runtime {onnxruntime.__version__}"
     )
     served = f"served by {meta['runtime']} (ONNX max abs diff {meta.get('onnx_max_abs_diff')})"
-    tool = "wrk" if use_wrk else "httpx"
+    tool = ("wrk" if use_wrk else "httpx") + " (HTTP), " + ("h2load" if use_h2load else "grpc.aio") + " (gRPC)"
     method = f"medians of {args.rounds} interleaved rounds of {args.duration:g} s per cell"
     print(f"Machine: {machine}, {libraries}; load by {tool}, {method}; {served}\n")
     print("| in-process call | ms |\n|---|---|")
