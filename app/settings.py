@@ -92,6 +92,9 @@ class Settings(BaseSettings):
     payload_queue: int = Field(10_000, ge=1, description="Payload records queued for writing; beyond: dropped.")
     payload_batch_rows: int = Field(1000, ge=1, description="Payload records written per Parquet file at most.")
     payload_flush_s: float = Field(1.0, gt=0, description="Longest a payload record waits to be written.")
+    drift_check_s: float = Field(
+        300.0, ge=0, description="How often logged versions are checked for drift (last 24 h); 0 = only on request."
+    )
 
     @property
     def resolved_database_url(self) -> str:

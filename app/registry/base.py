@@ -134,6 +134,11 @@ class Registry(ABC):
             raise VersionNotFound(f"model {name!r} has no version {version}")
         return ModelVersion.model_validate_json(raw)
 
+    def read_version_file(self, name: str, version: int, filename: str) -> bytes | None:
+        """A file of a version folder besides its metadata (e.g. its drift baseline); None when it has none."""
+        self._require_version(name, version)
+        return self._read_file(name, f"{int(version)}/{filename}")
+
     def resolve(self, name: str, version: int | None = None, alias: str | None = None) -> int:
         """The version number meant by an explicit version, an alias, or neither (= the latest)."""
         if version is not None:

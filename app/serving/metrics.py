@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable, Hashable, Iterable
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
 from app.serving.batcher import BatchStats
@@ -84,6 +84,18 @@ class Metrics:
             "Sampled payload records dropped because the log's queue was full",
             registry=self.registry,
         )
+        self.drift_max_psi = Gauge(
+            "maas_drift_max_psi",
+            "Largest feature PSI of a version's logged inputs against its training data (the last 24 h)",
+            per_model,
+            registry=self.registry,
+        )
+        self.drifted_features = Gauge(
+            "maas_drifted_features",
+            "Features of a version whose logged inputs drifted from its training data (the last 24 h)",
+            per_model,
+            registry=self.registry,
+        )
         self.call_seconds = Histogram(
             "maas_model_call_duration_seconds",
             "Model call time per batch",
@@ -91,6 +103,19 @@ class Metrics:
             buckets=LATENCY,
             registry=self.registry,
         )
+
+    def observe_drift(self, model: str, version: int, max_psi: float | None, drifted_features: int) -> None:
+        """The latest standard drift check of a version; a window with no logged rows has no PSI: no series."""
+        labels = (model, str(version))
+        if max_psi is None:
+            for gauge in (self.drift_max_psi, self.drifted_features):
+                try:
+                    gauge.remove(*labels)
+                except KeyError:
+                    pass
+            return
+        self.drift_max_psi.labels(*labels).set(max_psi)
+        self.drifted_features.labels(*labels).set(drifted_features)
 
     def observe_version(self, key: tuple[str, int], seconds: float) -> None:
         """One prediction request served by a version (canary, shadow or not): its count and model time."""

@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 log = logging.getLogger("maas.payloads")
+STAMP = "%Y%m%dT%H%M%S%f"  # a file name's time, in UTC: names sort as times do
 SCHEMA = pa.schema(
     [
         ("time", pa.timestamp("us", tz="UTC")),
@@ -99,6 +100,33 @@ class PayloadLog:
         rows.sort(key=lambda row: row["time"], reverse=True)
         return [_decoded(row) for row in rows[:limit]]
 
+    def read_window(
+        self, model: str, version: int, since: datetime, until: datetime, *, max_rows: int
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """The input and output rows logged in [since, until] (the newest `max_rows` of them), stacked; None when
+        there are none. A file is named after the time it was written, after its records: older files are skipped
+        unread."""
+        first = f"{since.astimezone(UTC):{STAMP}}"
+        inputs: list[np.ndarray] = []
+        outputs: list[np.ndarray] = []
+        rows = 0
+        for path in sorted((self.root / model / str(version)).glob("*.parquet"), reverse=True):
+            if rows >= max_rows or path.name[: len(first)] < first:
+                break
+            window = [("time", ">=", since), ("time", "<=", until)]
+            for row in reversed(pq.read_table(path, columns=["inputs", "outputs"], filters=window).to_pylist()):
+                inputs.append(np.asarray(orjson.loads(row["inputs"]), dtype=np.float64))
+                outputs.append(np.asarray(orjson.loads(row["outputs"]), dtype=np.float64))
+                rows += len(inputs[-1])
+        if not inputs:
+            return None
+        return np.concatenate(inputs)[:max_rows], np.concatenate(outputs)[:max_rows]
+
+    def logged_versions(self, model: str) -> list[int]:
+        """The versions of `model` with logged payloads."""
+        folder = self.root / model
+        return sorted(int(p.name) for p in folder.iterdir() if p.name.isdigit()) if folder.is_dir() else []
+
     def _write_forever(self) -> None:
         pending: list[Record] = []
         deadline = time.monotonic() + self.flush_s
@@ -141,7 +169,7 @@ def _write_file(folder: Path, records: list[Record]) -> None:
         "outputs": [orjson.dumps(r.outputs, option=orjson.OPT_SERIALIZE_NUMPY).decode() for r in records],
         "latency_ms": [r.latency_ms for r in records],
     }
-    name = f"{datetime.now(UTC):%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:8]}.parquet"
+    name = f"{datetime.now(UTC):{STAMP}}-{uuid.uuid4().hex[:8]}.parquet"
     partial = folder / f".{name}"
     pq.write_table(pa.table(columns, schema=SCHEMA), partial)
     partial.rename(folder / name)  # readers never see half a file

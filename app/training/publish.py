@@ -13,6 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from app.datasets.types import Dataset
+from app.monitoring.baseline import compute_baseline, write_baseline
 from app.registry import ModelVersion, Registry
 from app.registry.local import ARTIFACT
 from app.registry.pending import PENDING_METADATA
@@ -70,6 +71,15 @@ def stage_model(staged: Path, job_id: str, spec: TrainingSpec, data: Dataset, ou
     }
     metadata.update(outcome.metadata)
     metadata.update(export_for_serving(result.model, staged, data.x))  # SavedModel + verified ONNX, runtime
+    baseline = compute_baseline(
+        x=data.x,
+        predict=lambda x: result.model.predict(x, verbose=0),
+        task=data.task,
+        n_classes=data.n_classes,
+        dataset_sha256=str(metadata["dataset"]["sha256"]),
+        rows=data.rows,
+    )
+    write_baseline(staged, baseline)  # what drift is measured against
     return metadata
 
 

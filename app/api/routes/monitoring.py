@@ -1,18 +1,54 @@
-"""Monitoring a model in production: payload logging's sample rate, and the logged payloads of a version."""
+"""Monitoring a model in production: payload logging's sample rate, the logged payloads of a version, and its
+drift against its training data. The router's lifespan runs the periodic drift check (MAAS_DRIFT_CHECK_S)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from pydantic import BaseModel, Field
 
 from app.api.deps import RegistryDep, ServingDep
 from app.errors import NotReady
+from app.monitoring.drift import PSI_THRESHOLD, DriftReport, Thresholds
+from app.monitoring.monitor import DEFAULT_HOURS, DriftMonitor
+from app.serving.metrics import Metrics
 
-router = APIRouter(prefix="/models", tags=["monitoring"])
+MAX_HOURS = 24 * 30
+
+
+@contextlib.asynccontextmanager
+async def _drift_check(app: FastAPI) -> AsyncIterator[None]:
+    """Inside the app's lifespan (its registry, serving and webhooks exist): the drift monitor, and its
+    periodic check when MAAS_DRIFT_CHECK_S > 0."""
+    metrics: Metrics = app.state.metrics
+    monitor = app.state.drift = DriftMonitor(
+        app.state.registry,
+        app.state.serving.payloads,
+        observe=lambda name, version, report: metrics.observe_drift(
+            name, version, report.max_psi, len(report.drifted_features)
+        ),
+        detected=app.state.webhooks.emit,
+        check_s=app.state.settings.drift_check_s,
+    )
+    task = asyncio.create_task(monitor.run(), name="drift-check") if monitor.check_s > 0 else None
+    try:
+        yield
+    finally:
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+
+router = APIRouter(prefix="/models", tags=["monitoring"], lifespan=_drift_check)
+
+
+def get_monitor(request: Request) -> DriftMonitor:
+    return request.app.state.drift
 
 
 class Monitoring(BaseModel):
@@ -58,3 +94,25 @@ def read_payloads(
         raise NotReady("payload logging is not running")
     serving.payloads.flush()
     return serving.payloads.read(name, version, limit)
+
+
+@router.get("/{name}/versions/{version}/drift", response_model=DriftReport, response_model_by_alias=True)
+def read_drift(
+    name: str,
+    version: int,
+    monitor: Annotated[DriftMonitor, Depends(get_monitor)],
+    hours: Annotated[
+        float, Query(gt=0, le=MAX_HOURS, description=f"The window: the last `hours` (at most {MAX_HOURS}).")
+    ] = DEFAULT_HOURS,
+    psi_threshold: Annotated[
+        float, Query(gt=0, description="A feature, or the predictions, drifted when its PSI exceeds this.")
+    ] = PSI_THRESHOLD,
+    ks_pvalue_threshold: Annotated[
+        float | None, Query(gt=0, lt=1, description="When given, a feature also drifted when its KS p-value is below.")
+    ] = None,
+) -> DriftReport:
+    """The version's logged inputs of the last `hours` against its training data: per feature PSI and the
+    two-sample KS test, the predictions' PSI, and `drifted`. With the defaults, this is the standard check behind
+    the `maas_drift_*` gauges and the `drift.detected` event."""
+    thresholds = Thresholds(psi=psi_threshold, ks_pvalue=ks_pvalue_threshold)
+    return monitor.drift(name, version, hours=hours, thresholds=thresholds)
