@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from app.batch.schemas import BatchPredictionRequest, BatchPredictionSpec
-from app.datasets import load_dataset
+from app.datasets.loading import open_dataset
+from app.datasets.service import check_ready
 from app.errors import Conflict
 from app.evaluation.checks import check_inputs
 from app.jobs.schemas import Job, JobKind, JobStatus, Progress
@@ -20,7 +21,8 @@ def submit_batch_prediction(
     check_room(store, settings)
     version = registry.resolve(request.model, request.version, request.alias)
     meta = registry.read_version(request.model, version)
-    data = load_dataset(request.dataset, settings.datasets_location)
+    check_ready(request.dataset, datasets_location=settings.datasets_location)
+    data = open_dataset(request.dataset, settings.datasets_location)
     check_inputs(meta, data)
     spec = BatchPredictionSpec(**{**request.model_dump(), "version": version, "alias": None})
     return store.create_job(

@@ -1,4 +1,5 @@
-"""Dataset operations behind the HTTP routes: register an upload, and refuse to delete one a job still needs.
+"""Dataset operations behind the HTTP routes: store an upload, register a source, refuse to delete a dataset a
+job still needs, and refuse to queue work on one that is not ready.
 
 The jobs are the caller's to name (the route asks the job store), so that datasets never import `app.jobs`.
 """
@@ -6,19 +7,43 @@ The jobs are the caller's to name (the route asks the job store), so that datase
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any, get_args
+from pathlib import Path
+from typing import Any, Literal, get_args
 
-from app.datasets.formats import UploadRequest
-from app.datasets.loading import Catalog
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.datasets.catalog import new_record, require_ready
+from app.datasets.formats import TABLES, UploadRequest
+from app.datasets.loading import Catalog, open_catalog
 from app.datasets.receive import FILE_FIELD, ReceivedUpload
+from app.datasets.refs import DatasetRef
 from app.datasets.schemas import DatasetInfo
+from app.datasets.sources import list_source
 from app.datasets.types import Task
 from app.datasets.uploads import parse_upload, upload_format
 from app.errors import DatasetInUse, InvalidUpload
-from app.registry.names import check_name
+from app.registry.names import NAME_PATTERN, check_name
 
 UPLOAD_FIELDS = ("name", "target", "task")
 TASKS: tuple[Task, ...] = get_args(Task)
+SourceFormat = Literal[tuple(fmt.name for fmt in TABLES)]  # type: ignore[valid-type]
+
+
+class SourceRequest(BaseModel):
+    """`POST /datasets` with a JSON body: files that stay where they are, read by a profile job."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=NAME_PATTERN, description="The dataset's name.")
+    source: str = Field(
+        min_length=1,
+        max_length=2048,
+        description="A file, a folder or prefix ending in '/', or a glob, under one of MAAS_DATASET_SOURCES.",
+        examples=["s3://bucket/data/train/", "file:///srv/data/train.parquet"],
+    )
+    format: SourceFormat = Field(description="How the files are read; a prefix or glob takes files of its extension.")
+    target: str = Field(min_length=1, description="The label column; every other column is a feature.")
+    task: Task | None = Field(None, description="Inferred from the target's values when not given.")
 
 
 def create_dataset(catalog: Catalog, upload: ReceivedUpload, max_upload_bytes: int) -> DatasetInfo:
@@ -29,6 +54,33 @@ def create_dataset(catalog: Catalog, upload: ReceivedUpload, max_upload_bytes: i
     return catalog.publish(
         parsed.dataset, format=fmt.name, target=request.target, features=parsed.features, file_sha256=upload.sha256
     )
+
+
+def register_source(catalog: Catalog, request: SourceRequest, *, allowed: tuple[str, ...]) -> DatasetInfo:
+    """Store the record of a source's files, in status `profiling`: InvalidSource (nothing stored) when the
+    source is outside `allowed` or names no file. Lists the files, never reads them (the profile job does)."""
+    listed = list_source(request.source, extension=f".{request.format}", allowed=allowed)
+    record = new_record(
+        name=request.name,
+        format=request.format,
+        status="profiling",
+        target=request.target,
+        task=request.task,
+        source=listed.source,
+        files=listed.files,
+        bytes=listed.bytes,
+    )
+    return catalog.register(record)
+
+
+def check_ready(*refs: DatasetRef | None, datasets_location: str | Path) -> None:
+    """DatasetNotReady (409) when a dataset named by id is still uploading or profiling, or failed; a missing
+    one is DatasetNotFound. Built-in and inline data are always ready."""
+    ids = [ref.id for ref in refs if ref is not None and ref.id is not None]
+    if ids:
+        catalog = open_catalog(datasets_location)
+        for dataset_id in ids:
+            require_ready(catalog.read(dataset_id))
 
 
 def delete_dataset(catalog: Catalog, dataset_id: str, *, active_specs: Callable[[], Iterable[Any]]) -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from app.datasets import load_dataset
+from app.datasets.loading import open_dataset
+from app.datasets.service import check_ready
 from app.evaluation.checks import check_targets
 from app.evaluation.schemas import EvaluationRequest, EvaluationSpec
 from app.jobs.schemas import Job, JobKind, Progress
@@ -18,7 +19,8 @@ def submit_evaluation(
     """Queue a job of kind `evaluate`: VersionNotFound, InvalidInput (the data does not fit) or QueueFull else."""
     check_room(store, settings)
     meta = registry.read_version(name, version)
-    data = load_dataset(request.dataset, settings.datasets_location)
+    check_ready(request.dataset, datasets_location=settings.datasets_location)
+    data = open_dataset(request.dataset, settings.datasets_location)
     check_targets(meta, data)
     spec = EvaluationSpec(model=name, version=version, **request.model_dump())
     return store.create_job(

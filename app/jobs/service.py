@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from app.datasets import load_dataset
+from app.datasets.service import check_ready
 from app.errors import QueueFull
 from app.jobs.schemas import Job, JobStatus
 from app.jobs.store import JobStore
@@ -25,6 +26,7 @@ def submit_job(store: JobStore, spec: TrainingSpec, settings: Settings) -> Job:
     QueueFull when MAAS_MAX_QUEUED jobs already wait. A fine-tuning spec is pinned to one version first."""
     check_room(store, settings)
     check_executor(spec, settings.executor)
+    check_ready(spec.dataset, spec.fit.validation_data, datasets_location=settings.datasets_location)
     data = load_dataset(spec.dataset, settings.datasets_location)
     if spec.init_from is not None:
         registry = open_registry(settings.registry_location, settings.cache_dir)

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from app.datasets import load_dataset
+from app.datasets.service import check_ready
 from app.datasets.types import Dataset
 from app.errors import InvalidSpec
 from app.settings import Settings
@@ -40,6 +41,7 @@ def _check_spec(raw: dict[str, Any], loc: list[str | int], settings: Settings, i
     """Problems of one candidate training spec, located under `loc` (plus the field inside it when `inner`)."""
     try:
         spec = TrainingSpec.model_validate(raw)
+        check_ready(spec.dataset, spec.fit.validation_data, datasets_location=settings.datasets_location)
         data = load_dataset(spec.dataset, settings.datasets_location)
         validation = spec.fit.validation_data and load_dataset(spec.fit.validation_data, settings.datasets_location)
         validate_spec(spec, data, settings.max_params, validation)

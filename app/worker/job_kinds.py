@@ -21,6 +21,7 @@ from app.training.spec import TrainingSpec
 from app.worker.batch_predict import PredictInShards
 from app.worker.context import JobContext
 from app.worker.evaluate import Evaluate
+from app.worker.profile import ProfileDataset, UpdateRecord, profile_context
 from app.worker.reporters import JobReporting
 from app.worker.scoring import scoring_context
 from app.worker.sinks import PublishVersion, Sink, StoreEvaluation, SweepTrial, WriteOutput
@@ -74,10 +75,15 @@ def _scoring(strategy: Strategy, sink: Sink) -> Callable[[Job, Settings, JobStor
     return plan
 
 
+def _profiling(job: Job, settings: Settings, store: JobStore, sweeps: SweepStore) -> Plan:
+    return Plan(profile_context(job, settings, store), ProfileDataset(), UpdateRecord())
+
+
 PLANNERS: dict[JobKind, Callable[[Job, Settings, JobStore, SweepStore], Plan]] = {
     JobKind.TRAIN: _training,
     JobKind.EVALUATE: _scoring(Evaluate(), StoreEvaluation()),
     JobKind.PREDICT: _scoring(PredictInShards(), WriteOutput()),
+    JobKind.PROFILE: _profiling,
 }
 
 
