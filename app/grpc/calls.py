@@ -37,11 +37,25 @@ CODE_BY_ERROR: dict[type[errors.MaasError], grpc.StatusCode] = {
 UNKNOWN_MODEL = "_unknown"
 
 
+#: The metadata key of the client's request id, which makes an alias' canary split sticky (as `X-Request-Id`).
+REQUEST_ID_KEY = "x-request-id"
+MAX_REQUEST_ID = 200
+
+
 @dataclass
 class Note:
-    """What a handler tells its call's metrics: the model, once the registry has confirmed it exists."""
+    """What a handler tells its call's metrics (the model, once the registry has confirmed it exists), and what
+    the call's metadata tells the handler (the client's request id, if any)."""
 
     model: str = ""
+    request_id: str | None = None
+
+
+def client_request_id(context: grpc.aio.ServicerContext) -> str | None:
+    for key, value in context.invocation_metadata() or ():
+        if key == REQUEST_ID_KEY and isinstance(value, str):
+            return value[:MAX_REQUEST_ID] or None
+    return None
 
 
 Handler = Callable[[Any, Note], Awaitable[Any]]
@@ -61,7 +75,7 @@ def observed(method: str, handler: Handler, metrics: GrpcMetrics, *, names_model
 
     async def behaviour(request: Any, context: grpc.aio.ServicerContext) -> Any:
         started = time.perf_counter()
-        note = Note()
+        note = Note(request_id=client_request_id(context))
         code = grpc.StatusCode.OK
         try:
             return await handler(request, note)

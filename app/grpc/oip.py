@@ -9,6 +9,7 @@ they need an admin key.
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import grpc
@@ -70,9 +71,16 @@ class InferenceService:
         return oip.model_metadata(registry.read_version(name, number), versions)
 
     async def model_infer(self, request: Any, note: Note) -> Any:
-        loaded = await self._model(request.model_name, request.model_version, note)
+        """As `/v2/.../infer`: the request's `id` (else the `x-request-id` metadata) names it in the payload log."""
+        started = time.perf_counter()
+        name = request.model_name
+        loaded, route = await self.serving.route(name, parse_version(name, request.model_version or None), None)
+        note.model = name
         call = tensors.decode_infer(request, loaded.meta)
-        return tensors.encode_infer(loaded.meta, call, await self.serving.infer(loaded, call.batch))
+        outputs = await self.serving.infer(loaded, call.batch)
+        request_id = request.id or note.request_id
+        self.serving.served(loaded, route, call.batch, outputs, request_id=request_id, started=started)
+        return tensors.encode_infer(loaded.meta, call, outputs)
 
     async def load(self, request: Any, note: Note) -> Any:
         await self._model(request.model_name, "", note)

@@ -57,7 +57,8 @@ class TfServingService:
         started = time.perf_counter()
         spec = request.model_spec
         version, label = _version(spec)
-        loaded, route = await self.serving.route(spec.name, version, label)  # a label's canary split: at random
+        # a label's canary split: by the `x-request-id` metadata (the same version for the same id), else random
+        loaded, route = await self.serving.route(spec.name, version, label, note.request_id)
         note.model = spec.name
         _check_signature(spec.signature_name)
         if list(request.inputs) != [INPUT_NAME]:
@@ -71,7 +72,7 @@ class TfServingService:
                 )
         batch, as_content = tensors.from_tensor_proto(request.inputs[INPUT_NAME], loaded.meta)
         outputs = await self.serving.infer(loaded, batch)
-        self.serving.served(loaded, route, batch, outputs, request_id=None, started=started)
+        self.serving.served(loaded, route, batch, outputs, request_id=note.request_id, started=started)
         response = messages.PredictResponse(model_spec=_spec(spec.name, loaded.meta.version))
         response.outputs[OUTPUT_NAME].CopyFrom(tensors.to_tensor_proto(outputs, as_content=as_content))
         return response

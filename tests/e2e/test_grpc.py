@@ -182,6 +182,51 @@ def test_tensorflow_serving_stubs_predict_by_version_label_and_latest(
     np.testing.assert_array_equal(tf.make_ndarray(by_version.outputs["output_0"]), predict(server, X, version=2))
 
 
+def test_a_labels_canary_is_sticky_per_x_request_id_as_over_rest(
+    served: tuple[Server, str], channel: grpc.Channel
+) -> None:
+    import tensorflow as tf
+    from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+
+    server, _ = served
+    stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = "digits-mlp"
+    request.model_spec.version_label = "production"
+    request.inputs["input"].CopyFrom(tf.make_tensor_proto(X[:1]))
+    canary = {"version": 1, "canary": {"version": 2, "percent": 50}}
+    assert server.http.put("/models/digits-mlp/aliases/production", json=canary).status_code == 200
+    try:
+        by_id = {}
+        for i in range(40):
+            metadata = (*MD, ("x-request-id", f"sticky-{i}"))
+            versions = {stub.Predict(request, metadata=metadata).model_spec.version.value for _ in range(3)}
+            assert len(versions) == 1, f"sticky-{i} was answered by versions {versions}"
+            by_id[f"sticky-{i}"] = versions.pop()
+        assert set(by_id.values()) == {1, 2}
+        for request_id in list(by_id)[:10]:  # the same split as REST's for the same id
+            headers = {**AS_PREDICT, "X-Request-Id": request_id}
+            body = {"instances": X[:1].tolist()}
+            answer = server.http.post("/v1/models/digits-mlp/labels/production:predict", json=body, headers=headers)
+            assert int(answer.headers["Model-Version"]) == by_id[request_id]
+    finally:
+        assert server.http.put("/models/digits-mlp/aliases/production", json={"version": 1}).status_code == 200
+
+
+def test_model_infer_is_payload_logged_under_its_request_id(
+    served: tuple[Server, str], client: triton.InferenceServerClient
+) -> None:
+    server, _ = served
+    assert server.http.put("/models/digits-mlp/monitoring", json={"log_sample_rate": 1.0}).status_code == 200
+    try:
+        client.infer("digits-mlp", [triton_input(X[:2])], model_version="1", headers=AS_PREDICT, request_id="log-1")
+    finally:
+        assert server.http.put("/models/digits-mlp/monitoring", json={"log_sample_rate": 0.0}).status_code == 200
+    [logged] = server.http.get("/models/digits-mlp/versions/1/payloads", params={"limit": 1}).json()
+    assert logged["request_id"] == "log-1"
+    np.testing.assert_allclose(logged["inputs"], X[:2])
+
+
 def test_metadata_and_status_say_what_the_rest_apis_say(served: tuple[Server, str], channel: grpc.Channel) -> None:
     from google.protobuf import json_format
     from tensorflow_serving.apis import (
