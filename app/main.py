@@ -35,6 +35,7 @@ from app.api.routes import (
     sweeps,
     tensorboard,
     ui,
+    uploads,
     webhooks,
 )
 from app.api.telemetry import RequestMetrics
@@ -49,9 +50,11 @@ from app.serving.model_cache import ModelCache
 from app.serving.payload_log import PayloadLog
 from app.settings import Settings, get_settings
 from app.sweeps.store import SweepStore
+from app.uploads.storage import open_uploads
 from app.webhooks.dispatcher import Dispatcher
 from app.webhooks.store import WebhookStore
 from app.webhooks.targets import host_names
+from app.worker.staging import sweep_stale_staging
 from app.worker.supervisor import Supervisor
 
 log = logging.getLogger("maas")
@@ -78,6 +81,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         observe=app.state.metrics.observe_version,
         payloads=_payload_log(settings, app.state.metrics),
     )
+    await asyncio.to_thread(sweep_stale_staging, settings)  # what a crash or cancel left of a publish or upload
     names = [summary.name for summary in await asyncio.to_thread(registry.list_models)]
     await asyncio.to_thread(app.state.serving.payloads.load_rates, names, registry.read_monitoring)
     app.state.metrics.watch(app.state.model_cache.describe, store.count_by_status, [s.value for s in JobStatus])
@@ -137,11 +141,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings or get_settings()
     problems.install(app)
     app.state.metrics = Metrics()
+    app.state.uploads = open_uploads(app.state.settings.datasets_location)  # keeps running hashes across PATCHes
     app.add_middleware(DirectRoutes, routes=direct_routes(PROTOCOLS))
     app.add_middleware(RequestMetrics, metrics=app.state.metrics)
     for module in (health, datasets, jobs, sweeps, events, tensorboard, models, monitoring, webhooks, metrics):
         app.include_router(module.router)
-    for module in (evaluations, batch_predictions):
+    for module in (evaluations, batch_predictions, uploads):
         app.include_router(module.router)
     for protocol in PROTOCOLS:
         app.include_router(protocol.router)

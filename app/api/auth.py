@@ -4,7 +4,7 @@
 prediction paths the serving protocols declare (`/predict`, TF Serving `:predict`, OIP `/infer`; see
 app/api/protocols). Keys arrive as `Authorization: Bearer KEY` or `X-API-Key`, are compared in constant time
 against every configured key, and are never logged. Health, readiness, metrics and the dashboard's static files
-stay open: they hold no data.
+stay open: they hold no data. Resumable uploads (`/uploads`) are an admin action, their HEAD and OPTIONS too.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ Role = Literal["admin", "predict"]
 ROLES: tuple[Role, ...] = ("admin", "predict")
 OPEN = re.compile(r"^/(healthz|readyz|metrics|v2/health/(live|ready))$|^/ui(/.*)?$")
 READS = {"GET", "HEAD", "OPTIONS"}
+ADMIN_ONLY = re.compile(r"^/uploads(/.*)?$")
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ class ApiKeyMiddleware:
         if role is None:
             detail = "invalid API key" if presented else "an API key is required: send 'Authorization: Bearer KEY'"
             return await _deny(path, 401, detail)(scope, receive, send)
-        if role == "predict" and scope["method"] not in READS and not is_prediction(path):
+        if role == "predict" and (ADMIN_ONLY.match(path) or (scope["method"] not in READS and not is_prediction(path))):
             detail = f"this key's role 'predict' may read and predict only; {scope['method']} {path} needs 'admin'"
             return await _deny(path, 403, detail)(scope, receive, send)
         return await self.app(scope, receive, send)

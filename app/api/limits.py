@@ -3,7 +3,8 @@
 A declared `Content-Length` over the cap is refused before the body is read. Otherwise the body streams to the
 route as it arrives (so that the batcher sees prediction requests still being received), and the read that takes
 it past the cap raises `TooLarge`, which every route answers 413 in its own protocol's error format. Dataset
-uploads have their own, larger cap (`MAAS_MAX_UPLOAD_MB`), enforced by the upload parser as the file streams to disk.
+uploads have their own, larger cap (`MAAS_MAX_UPLOAD_MB`), enforced by the upload parser as the file streams to disk;
+so do the chunks of a resumable upload (`PATCH /uploads/{id}`, bounded by its Upload-Length, `MAAS_MAX_UPLOAD_GB`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from app.api.problems import error_before_routing
 from app.errors import TooLarge
 
 UNCAPPED = ("/datasets",)
+UNCAPPED_PATCHES = "/uploads/"  # a tus chunk: written to disk as it arrives, never past the upload's declared length
 WITH_BODY = {"POST", "PUT", "PATCH"}
 
 
@@ -25,6 +27,10 @@ def _too_large(path: str, limit: int) -> JSONResponse:
 
 def _detail(limit: int) -> str:
     return f"the request body is larger than {limit} bytes (MAAS_MAX_REQUEST_MB)"
+
+
+def _uncapped(method: str, path: str) -> bool:
+    return path in UNCAPPED or (method == "PATCH" and path.startswith(UNCAPPED_PATCHES))
 
 
 class BodyTooLarge(TooLarge, HTTPException):
@@ -41,7 +47,7 @@ class BodyLimitMiddleware:
         self.app, self.max_bytes = app, max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in WITH_BODY or scope["path"] in UNCAPPED:
+        if scope["type"] != "http" or scope["method"] not in WITH_BODY or _uncapped(scope["method"], scope["path"]):
             return await self.app(scope, receive, send)
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
