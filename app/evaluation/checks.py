@@ -35,8 +35,7 @@ def check_targets(meta: ModelVersion, data: Dataset) -> None:
         )
 
 
-def label_indices(meta: ModelVersion, data: Dataset) -> np.ndarray:
-    """The dataset's targets as indices into the version's classes."""
+def class_mapping(meta: ModelVersion, data: Dataset) -> np.ndarray:
+    """For each of the dataset's class indices, the version's index of the same label."""
     position = {label: i for i, label in enumerate(meta.classes or [])}
-    mapping = np.array([position[label] for label in data.classes or []], dtype=np.int64)
-    return mapping[data.y]
+    return np.array([position[label] for label in data.classes or []], dtype=np.int64)

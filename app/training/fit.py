@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import keras
 import numpy as np
@@ -16,6 +17,7 @@ from app.training.batches import EpochClock, epoch_batches
 from app.training.checkpoints import Checkpoints
 from app.training.precision import build_in_precision, to_float32
 from app.training.spec import TrainingSpec
+from app.training.streaming import StreamBatches, StreamedRows
 
 Logs = dict[str, float | None]
 History = dict[str, list[float | None]]
@@ -31,6 +33,7 @@ class EpochTime:
 
 EpochReport = Callable[[int, Logs, EpochTime], None]
 XY = tuple[np.ndarray, np.ndarray]
+Rows = XY | StreamedRows  # arrays in memory, or rows of a dataset streamed from its files
 
 
 @dataclass
@@ -138,8 +141,12 @@ def steps_per_execution(spec: TrainingSpec, model: keras.Model, rows: int) -> in
     return min(requested, steps_per_epoch)
 
 
+def row_count(rows: Rows) -> int:
+    return rows.rows if isinstance(rows, StreamedRows) else len(rows[0])
+
+
 def fit_once(
-    make_model: Callable[[], keras.Model], spec: TrainingSpec, train: XY, validation: XY | None, phase: Phase
+    make_model: Callable[[], keras.Model], spec: TrainingSpec, train: Rows, validation: Rows | None, phase: Phase
 ) -> FitResult:
     """Train a fresh model, or resume the phase's checkpoint, up to `phase.epochs`."""
     resumed = phase.checkpoints.load(phase.name) if phase.checkpoints is not None else None
@@ -148,16 +155,28 @@ def fit_once(
         phase.on_resume(start)
     else:
         model, start, history = build_in_precision(make_model, spec.precision), 0, {}
-    clock = EpochClock(len(train[0]), phase.shuffle_seed, start, spec.fit.shuffle)
+    rows, batch_size = row_count(train), spec.fit.batch_size
+    clock = EpochClock(rows, phase.shuffle_seed, start, spec.fit.shuffle)
     callbacks = [clock, *epoch_callbacks(spec, phase)]
     # The recorder goes last, so that it sees what the others added to the logs (e.g. `learning_rate`).
-    callbacks.append(_Recorder(phase, history, len(train[0])))
-    model.steps_per_execution = steps_per_execution(spec, model, len(train[0]))
+    callbacks.append(_Recorder(phase, history, rows))
+    model.steps_per_execution = steps_per_execution(spec, model, rows)
     model.train_function = None
+    streams: list[StreamBatches] = []
+    if isinstance(train, StreamedRows):
+        streams.append(
+            StreamBatches(train, batch_size=batch_size, seed=phase.shuffle_seed, shuffle=spec.fit.shuffle, clock=clock)
+        )
+        inputs: Any = streams[-1]
+    else:
+        inputs = epoch_batches(*train, batch_size, clock)
+    if isinstance(validation, StreamedRows):
+        streams.append(StreamBatches(validation, batch_size=batch_size, seed=phase.shuffle_seed, shuffle=False))
+    validation_data = streams[-1] if isinstance(validation, StreamedRows) else validation
     try:
         model.fit(  # shuffle=False: the batches are shuffled each epoch by the seed; Keras would do it unseeded
-            epoch_batches(*train, spec.fit.batch_size, clock),
-            validation_data=validation,
+            inputs,
+            validation_data=validation_data,
             epochs=phase.epochs,
             initial_epoch=start,
             callbacks=callbacks,
@@ -165,8 +184,20 @@ def fit_once(
             shuffle=False,
         )
     finally:
+        for stream in streams:
+            stream.close()
         if phase.checkpoints is not None:
             phase.checkpoints.flush()
     epochs_done = len(next(iter(history.values()), []))
     kept = kept_epoch(callbacks, epochs_done)
     return FitResult(to_float32(model), history, {k: values[kept] for k, values in history.items()}, kept + 1)
+
+
+def evaluate_streamed(model: keras.Model, rows: StreamedRows, batch_size: int) -> Logs:
+    """The model's loss and compiled metrics on streamed rows (a held-out test split)."""
+    stream = StreamBatches(rows, batch_size=batch_size, seed=0, shuffle=False)
+    try:
+        evaluated = model.evaluate(stream, verbose=0, return_dict=True)
+    finally:
+        stream.close()
+    return {k: float(v) for k, v in evaluated.items()}

@@ -17,14 +17,18 @@ from typing import Any
 import keras
 import numpy as np
 
+from app.datasets.streamed import RowSplit, StreamedDataset
 from app.datasets.types import Dataset
 from app.training.build import seed_everything
 from app.training.checkpoints import Checkpoints
-from app.training.data import Arrays, arrays_for, folds, holdout
-from app.training.fit import EpochTime, FitResult, Logs, Phase, fit_once
+from app.training.data import Arrays, arrays_for, encode_targets, folds, holdout
+from app.training.fit import EpochTime, FitResult, Logs, Phase, evaluate_streamed, fit_once
 from app.training.lr_range import lr_range_test
 from app.training.model_source import ModelSource
 from app.training.spec import TrainingSpec
+from app.training.streaming import StreamedRows
+
+AnyDataset = Dataset | StreamedDataset
 
 
 class Reporter:
@@ -58,7 +62,7 @@ class Outcome:
 @dataclass
 class _Run:
     spec: TrainingSpec
-    data: Dataset
+    data: AnyDataset
     reporter: Reporter
     source: ModelSource
     checkpoints: Checkpoints | None
@@ -119,21 +123,63 @@ def _cross_validate(run: _Run, train: Arrays, rate: Any) -> tuple[dict[str, Any]
 
 
 def split_data(
-    spec: TrainingSpec, data: Dataset, validation_data: Dataset | None
-) -> tuple[Arrays, Arrays | None, Arrays | None]:
+    spec: TrainingSpec, data: Dataset, validation_data: AnyDataset | None
+) -> tuple[Arrays, Arrays | StreamedRows | None, Arrays | None]:
     """(train, validation, test) rows: test held out first, then validation by split or a second dataset."""
     loss = spec.loss_config.name
     train_rows, test = arrays_for(data, loss), None
     if spec.fit.test_split > 0:
         kept, held = holdout(train_rows, spec.fit.test_split, spec.seed, data.task)
         train_rows, test = train_rows.take(kept), train_rows.take(held)
-    validation = None
+    validation: Arrays | StreamedRows | None = None
     if spec.fit.validation_split > 0:
         kept, held = holdout(train_rows, spec.fit.validation_split, spec.seed, data.task)
         train_rows, validation = train_rows.take(kept), train_rows.take(held)
+    elif isinstance(validation_data, StreamedDataset):
+        validation = streamed_validation(spec, data, validation_data)
     elif validation_data is not None:
         validation = arrays_for(validation_data, loss, data.classes)
     return train_rows, validation, test
+
+
+def _encoder(spec: TrainingSpec, data: AnyDataset) -> Callable[[np.ndarray], np.ndarray]:
+    loss, task, n_classes = spec.loss_config.name, data.task, data.n_classes
+    return lambda y: encode_targets(y, task, loss, n_classes)
+
+
+def streamed_validation(spec: TrainingSpec, data: AnyDataset, validation: StreamedDataset) -> StreamedRows:
+    """Every row of a streamed second dataset, its labels mapped onto the training data's classes."""
+    labels = None
+    if validation.classes is not None and data.classes is not None:
+        position = {name: i for i, name in enumerate(data.classes)}
+        labels = np.array([position[name] for name in validation.classes], dtype=np.int64)
+    return StreamedRows(validation, RowSplit(), _encoder(spec, data), labels)
+
+
+def split_streamed(
+    spec: TrainingSpec, data: StreamedDataset, validation_data: AnyDataset | None, seed: int
+) -> tuple[StreamedRows, Arrays | StreamedRows | None, StreamedRows | None]:
+    """(train, validation, test) rows of a streamed dataset, each row's side a hash of its index and the seed:
+    test keys below test_split, then validation_split of the rest, then training."""
+    fit, encode = spec.fit, _encoder(spec, data)
+    test_end = fit.test_split
+    validation_end = test_end + fit.validation_split * (1 - test_end)
+    test = StreamedRows(data, RowSplit(0.0, test_end, seed), encode) if test_end > 0 else None
+    validation: Arrays | StreamedRows | None = None
+    if fit.validation_split > 0:
+        validation = StreamedRows(data, RowSplit(test_end, validation_end, seed), encode)
+    elif isinstance(validation_data, StreamedDataset):
+        validation = streamed_validation(spec, data, validation_data)
+    elif validation_data is not None:
+        validation = arrays_for(validation_data, spec.loss_config.name, data.classes)
+    return StreamedRows(data, RowSplit(validation_end, 1.0, seed), encode), validation, test
+
+
+def moment_rows(data: StreamedDataset) -> np.ndarray:
+    """Two rows whose mean and population variance are the profiled ones: what a Normalization layer adapts
+    on for a streamed dataset, instead of a pass over all its rows."""
+    mean, std = data.moments
+    return np.stack([mean - std, mean + std]).reshape(2, *data.feature_shape)
 
 
 def _learning_rate(run: _Run, train: Arrays) -> tuple[Any, dict[str, Any] | None]:
@@ -153,8 +199,8 @@ def _learning_rate(run: _Run, train: Arrays) -> tuple[Any, dict[str, Any] | None
 
 def train(
     spec: TrainingSpec,
-    data: Dataset,
-    validation_data: Dataset | None,
+    data: AnyDataset,
+    validation_data: AnyDataset | None,
     *,
     reporter: Reporter,
     source: ModelSource,
@@ -167,6 +213,8 @@ def train(
     else:  # unseeded: random, but remembered in the checkpoint so that a resumed job keeps its order
         shuffle_seed = checkpoints.state()["shuffle_seed"] if checkpoints else secrets.randbelow(2**31)
     run = _Run(spec, data, reporter, source, checkpoints, shuffle_seed, tensorboard_dir)
+    if isinstance(data, StreamedDataset):
+        return _train_streamed(run, data, validation_data)
     train_rows, validation, test = split_data(spec, data, validation_data)
     rate, curve = _learning_rate(run, train_rows)
 
@@ -176,10 +224,23 @@ def train(
         folds_count = spec.cross_validation.folds
 
     phase = run.phase("final", epochs, None, folds_count)
-    validation_xy = validation.xy if validation is not None else None
-    fitted = fit_once(run.model_factory(rate, train_rows.x), spec, train_rows.xy, validation_xy, phase)
+    validation_rows = validation.xy if isinstance(validation, Arrays) else validation
+    fitted = fit_once(run.model_factory(rate, train_rows.x), spec, train_rows.xy, validation_rows, phase)
     test_metrics = None
     if test is not None:
         evaluated = fitted.model.evaluate(*test.xy, verbose=0, return_dict=True)
         test_metrics = {k: float(v) for k, v in evaluated.items()}
     return Outcome(fitted, rate, test_metrics, cv, curve)
+
+
+def _train_streamed(run: _Run, data: StreamedDataset, validation_data: AnyDataset | None) -> Outcome:
+    """The final fit on a dataset read from its files each epoch (validation refuses cross-validation and the
+    LR range test on one: each would be several more passes over all of it)."""
+    spec = run.spec
+    train_rows, validation, test = split_streamed(spec, data, validation_data, run.shuffle_seed)
+    rate = spec.optimizer.learning_rate
+    phase = run.phase("final", spec.fit.epochs, None, None)
+    validation_rows = validation.xy if isinstance(validation, Arrays) else validation
+    fitted = fit_once(run.model_factory(rate, moment_rows(data)), spec, train_rows, validation_rows, phase)
+    test_metrics = evaluate_streamed(fitted.model, test, spec.fit.batch_size) if test is not None else None
+    return Outcome(fitted, rate, test_metrics, None, None)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from app.datasets.loading import AnyDataset, streams
+from app.datasets.streamed import StreamedDataset
 from app.datasets.types import Dataset
 from app.errors import InvalidSpec
 from app.training.head_checks import Error, Head, check_head, err, layers_head
@@ -137,7 +139,7 @@ def _check_cross_validation(spec: TrainingSpec, data: Dataset) -> list[Error]:
         )
     if cv.folds > data.rows:
         errors.append(err(f"{cv.folds} folds need at least {cv.folds} rows; the dataset has {data.rows}", *loc))
-    elif cv.stratified and data.task == "classification":
+    elif cv.stratified and data.task == "classification" and not isinstance(data, StreamedDataset):
         smallest = int(np.bincount(data.y, minlength=data.n_classes).min())
         if smallest < cv.folds:
             errors.append(
@@ -170,6 +172,27 @@ def _check_workers(spec: TrainingSpec) -> list[Error]:
     return errors
 
 
+def _check_streamed(spec: TrainingSpec, data: AnyDataset) -> list[Error]:
+    """What training on a dataset streamed from its files (over MAAS_IN_MEMORY_MB) does not do: each of these
+    would be several more passes over all of it, or every worker reading all of it."""
+    if not streams(data):
+        return []
+    assert isinstance(data, StreamedDataset)
+    what = f"dataset {data.name!r} ({data.bytes} bytes) is streamed from its files, being over MAAS_IN_MEMORY_MB"
+    errors: list[Error] = []
+    if spec.cross_validation is not None:
+        errors.append(
+            err(f"{what}: cross-validation is not supported on it; drop cross_validation", "cross_validation")
+        )
+    if spec.optimizer.learning_rate == "auto":
+        msg = f"{what}: the LR range test ('auto') is not supported on it; give a learning rate"
+        errors.append(err(msg, "optimizer", "learning_rate"))
+    if spec.resources.workers > 1:
+        msg = f"{what}: data-parallel training is not supported on it; set resources.workers to 1"
+        errors.append(err(msg, "resources", "workers"))
+    return errors
+
+
 def check_executor(spec: TrainingSpec, executor: str) -> None:
     """Refuse what the configured executor cannot run: data-parallel workers need Ray."""
     if spec.resources.workers > 1 and executor != "ray":
@@ -186,5 +209,6 @@ def validate_spec(spec: TrainingSpec, data: Dataset, max_params: int, validation
     errors += _check_fit(spec, data, validation)
     errors += _check_cross_validation(spec, data)
     errors += _check_workers(spec)
+    errors += _check_streamed(spec, data)
     if errors:
         raise InvalidSpec("; ".join(e["msg"] for e in errors), errors=errors)

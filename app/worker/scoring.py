@@ -1,5 +1,8 @@
 """What a scoring job's child works with (an evaluation or a batch prediction): the version, the runtime that
-serves it, the dataset, and the claim to report progress under."""
+serves it, the dataset, and the claim to report progress under.
+
+A file-backed dataset over MAAS_IN_MEMORY_MB is scored range by range as its files are read (consecutive ranges
+continue one pass over them), never loaded whole."""
 
 from __future__ import annotations
 
@@ -10,7 +13,8 @@ from typing import Any
 import numpy as np
 
 from app.datasets import DatasetRef, load_dataset
-from app.datasets.types import Dataset
+from app.datasets.loading import AnyDataset
+from app.datasets.streamed import StreamedDataset
 from app.jobs.runs import JobRuns
 from app.jobs.schemas import Job
 from app.jobs.store import JobStore
@@ -24,7 +28,7 @@ class ScoringContext:
     job: Job
     settings: Settings
     spec: dict[str, Any]
-    data: Dataset
+    data: AnyDataset
     meta: ModelVersion
     version_dir: Path
     runtime: str
@@ -36,9 +40,18 @@ class ScoringContext:
     def work_dir(self) -> Path:
         return self.settings.jobs_dir / self.job.id
 
-    def predict(self, rows: range | slice, batch_size: int) -> np.ndarray:
+    def rows(self, rows: range) -> tuple[np.ndarray, np.ndarray]:
+        """(x, y) of `rows` of the dataset: views of an in-memory one, read from the files of a streamed one."""
+        if isinstance(self.data, StreamedDataset):
+            return self.data.read_rows(rows.start, rows.stop)
+        return self.data.x[rows.start : rows.stop], self.data.y[rows.start : rows.stop]
+
+    def predict(self, rows: range, batch_size: int) -> np.ndarray:
         """The runtime's outputs for `rows` of the dataset, `batch_size` rows a call."""
-        x = self.data.x[rows.start : rows.stop]
+        return self.infer_rows(self.rows(rows)[0], batch_size)
+
+    def infer_rows(self, x: np.ndarray, batch_size: int) -> np.ndarray:
+        """The runtime's outputs for the feature rows `x`, `batch_size` rows a call."""
         parts = [self.infer(np.ascontiguousarray(x[i : i + batch_size])) for i in range(0, len(x), batch_size)]
         return np.concatenate(parts) if parts else np.zeros((0, *self.meta.output_shape[1:]), np.float32)
 
@@ -53,7 +66,8 @@ def scoring_context(job: Job, settings: Settings, store: JobStore) -> ScoringCon
     meta = registry.read_version(job.spec["model"], job.spec["version"])
     version_dir = registry.artifact_path(meta.name, meta.version).parent
     runtime, infer = open_runtime(version_dir, meta)
-    data = load_dataset(DatasetRef.model_validate(job.spec["dataset"]), settings.datasets_location)
+    ref = DatasetRef.model_validate(job.spec["dataset"])
+    data = load_dataset(ref, settings.datasets_location, in_memory_mb=settings.in_memory_mb)
     return ScoringContext(
         job=job,
         settings=settings,
