@@ -1,0 +1,40 @@
+"""A registered source through a real `maas serve`: its profile job runs in a spawned worker child, like any job,
+and the dataset it makes ready is what a user trains on."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.api.test_dataset_sources import table, write_parquet_parts
+from tests.e2e.server import Server
+
+
+@pytest.fixture
+def sourced(tmp_path: Path) -> Iterator[tuple[Server, Path]]:
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    server = Server(tmp_path / "data", tmp_path / "server.log", MAAS_DATASET_SOURCES=f"file://{sources}/")
+    yield server, sources
+    server.stop()
+
+
+def test_a_registered_source_is_profiled_by_a_worker_child(sourced: tuple[Server, Path]) -> None:
+    server, sources = sourced
+    frame = table(rows=20_000, seed=3)
+    write_parquet_parts(frame, sources / "train", parts=2)
+    body = {"name": "big", "source": f"file://{sources}/train/", "format": "parquet", "target": "label"}
+    registered = server.http.post("/datasets", json=body)
+    assert registered.status_code == 202, registered.text
+    (job,) = server.http.get("/jobs", params={"kind": "profile"}).json()
+    done = server.wait_finished(job["id"])
+    assert done["worker"]["pid"] is not None and done["progress"]["rows"] == 20_000
+
+    info = server.http.get(registered.headers["location"]).json()
+    assert (info["status"], info["rows"], info["classes"]) == ("ready", 20_000, ["cat", "dog", "eel"])
+    x = frame.drop(columns="label").to_numpy(np.float32).astype(np.float64)
+    np.testing.assert_allclose(info["feature_mean"], x.mean(axis=0), rtol=1e-9)
+    np.testing.assert_allclose(info["feature_std"], x.std(axis=0), rtol=1e-9)
