@@ -56,11 +56,13 @@ def worker(
     """Run job workers alone, against MAAS_DATABASE_URL and the registry (MAAS_WORKERS slots, at least 1)."""
     from app.jobs.store import JobStore
     from app.sweeps.store import SweepStore
+    from app.worker.staging import sweep_stale_staging
     from app.worker.supervisor import Supervisor
 
     settings = get_settings()
     _configure_logging(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    sweep_stale_staging(settings)  # what a crash or cancel left of a publish or upload
     store = JobStore(settings.resolved_database_url)
     supervisor = Supervisor(settings, store, SweepStore(store.engine))
 

@@ -118,6 +118,24 @@ class JobRuns:
     def fail(self, job_id: str, worker_id: str, error: JobError) -> bool:
         return self._end(job_id, worker_id, JobStatus.FAILED, error=error.model_dump())
 
+    def retry_later(self, job_id: str, worker_id: str, error: JobError) -> JobStatus | None:
+        """A run that could not finish for a reason outside the job (its storage kept failing): back to the
+        queue while it has retries left (`attempts <= max_retries`, as for a dead worker's job), where the next
+        attempt resumes from its checkpoints; else failed with `error`. Returns the status it moved to, None
+        when it no longer runs under `worker_id`."""
+        requeued = set_status(
+            self.engine,
+            job_id,
+            JobStatus.QUEUED,
+            expected=(JobStatus.RUNNING,),
+            where=(job.c.worker_id == worker_id) & (job.c.attempts <= job.c.max_retries),
+            worker_id=None,
+            worker_pid=None,
+        )
+        if requeued:
+            return JobStatus.QUEUED
+        return JobStatus.FAILED if self.fail(job_id, worker_id, error) else None
+
     def _end(self, job_id: str, worker_id: str, status: JobStatus, **values: Any) -> bool:
         """Move the job from running under `worker_id` to `status`; False when it no longer runs under it."""
         return set_status(

@@ -5,13 +5,19 @@ Layout, on a filesystem or an object store alike: `<root>/<name>/<version>/{mode
 `<root>/<name>/aliases.json` (`{alias: version}`), `<root>/<name>/traffic.json` (the canary and shadow of
 the aliases that have one), `<root>/<name>/monitoring.json` (payload logging), and a tombstone
 `<root>/<name>/.deleted-<version>` per deleted version so that its number is never reused. A version exists
-once its `metadata.json` does; that file is always written last.
+once its `metadata.json` does; that file is always written last. A publisher writes a version's files into a
+local staging folder first (`.staging/<hex>` beside the files, or in a remote registry's local cache); what a
+crash or a cancel leaves there is swept at start (app/worker/staging.py).
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import os
+import shutil
+import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Hashable, Iterator
 from contextlib import AbstractContextManager
@@ -31,6 +37,10 @@ ALIASES = "aliases.json"
 TRAFFIC = "traffic.json"
 MONITORING = "monitoring.json"
 TOMBSTONE_PREFIX = ".deleted-"
+STAGING = ".staging"
+FULL_DISK_FAILPOINT = "registry_full"
+
+_failpoint_hits: dict[str, int] = {}
 
 
 def used_numbers(entries: Iterator[str] | list[str]) -> list[int]:
@@ -51,18 +61,54 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def full_disk_failpoint(staged: Path) -> None:
+    """Fail as a full disk would (ENOSPC) when MAAS_FAILPOINT is `registry_full` (every publish) or
+    `registry_full:N` (this process's first N publishes): the publish-retry tests fill the registry's disk on
+    cue, which a test cannot do for real without privileges (a root test ignores a read-only folder)."""
+    name, _, times = os.environ.get("MAAS_FAILPOINT", "").partition(":")
+    if name != FULL_DISK_FAILPOINT:
+        return
+    hits = _failpoint_hits[name] = _failpoint_hits.get(name, 0) + 1
+    if not times or hits <= int(times):
+        raise OSError(errno.ENOSPC, f"{os.strerror(errno.ENOSPC)} (MAAS_FAILPOINT={name})", str(staged))
+
+
 class Registry(ABC):
     """Versions, aliases and deletion over the storage primitives of a subclass."""
+
+    def __init__(self, staging_root: Path) -> None:
+        self.staging_root = staging_root
+        staging_root.mkdir(parents=True, exist_ok=True)
+        self._unpublished: set[Path] = set()
+
+    def new_staging_dir(self) -> Path:
+        """A fresh local folder for a publisher to write `model.keras` and friends into; until it is published,
+        `discard_unpublished` removes it (a failed publish's copy of the model must not fill the disk)."""
+        path = self.staging_root / uuid.uuid4().hex
+        path.mkdir()
+        self._unpublished.add(path)
+        return path
+
+    def discard_unpublished(self) -> None:
+        """Remove the staging folders this instance handed out and never published (a failed try's files)."""
+        for path in self._unpublished:
+            shutil.rmtree(path, ignore_errors=True)
+        self._unpublished.clear()
+
+    def publish(self, name: str, staged: Path, metadata: dict[str, Any]) -> ModelVersion:
+        """Make `staged` the next version of `name`, atomically and once per `metadata["job_id"]`: a publisher
+        that retries after a failure (or a crash) after its version was made gets that version back."""
+        check_name(name)
+        full_disk_failpoint(staged)
+        record = self._publish(name, staged, metadata)
+        self._unpublished.discard(staged)
+        return record
 
     # --- primitives -----------------------------------------------------------------------------------
 
     @abstractmethod
-    def new_staging_dir(self) -> Path:
-        """A fresh local folder for a publisher to write `model.keras` and friends into."""
-
-    @abstractmethod
-    def publish(self, name: str, staged: Path, metadata: dict[str, Any]) -> ModelVersion:
-        """Make `staged` the next version of `name`, atomically and once per `metadata["job_id"]`."""
+    def _publish(self, name: str, staged: Path, metadata: dict[str, Any]) -> ModelVersion:
+        """`publish` on this storage; `staged` is moved or removed once the version exists."""
 
     @abstractmethod
     def artifact_path(self, name: str, version: int) -> Path:

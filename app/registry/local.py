@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from app.durable import fsync_dir, write_json_atomically
-from app.registry.base import ALIASES, ARTIFACT, METADATA, TOMBSTONE_PREFIX, Registry, used_numbers
-from app.registry.names import check_name, is_valid_name
+from app.registry.base import ALIASES, ARTIFACT, METADATA, STAGING, TOMBSTONE_PREFIX, Registry, used_numbers
+from app.registry.names import is_valid_name
 from app.registry.schemas import ModelVersion
 
 __all__ = ["ALIASES", "ARTIFACT", "METADATA", "LocalRegistry"]
@@ -32,21 +32,15 @@ class LocalRegistry(Registry):
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
-        (self.root / ".staging").mkdir(parents=True, exist_ok=True)
+        super().__init__(self.root / STAGING)
         self._folders: dict[str, str] = {}
 
-    def new_staging_dir(self) -> Path:
-        path = self.root / ".staging" / uuid.uuid4().hex
-        path.mkdir(parents=True)
-        return path
-
-    def publish(self, name: str, staged: Path, metadata: dict[str, Any]) -> ModelVersion:
+    def _publish(self, name: str, staged: Path, metadata: dict[str, Any]) -> ModelVersion:
         """Make `staged` (holding `model.keras`) the next version of `name`, atomically.
 
         Publishing is idempotent per job: if a version from the same `job_id` exists, it is returned and the
         staged copy dropped, so a publisher that crashed after the rename and retries publishes only once.
         """
-        check_name(name)
         model_dir = self.root / name
         model_dir.mkdir(exist_ok=True)
         with self._locked(name):
@@ -118,6 +112,6 @@ class LocalRegistry(Registry):
 
     def _remove_version(self, name: str, version: int) -> None:
         (self.root / name / f"{TOMBSTONE_PREFIX}{version}").touch()
-        trash = self.root / ".staging" / f"trash-{uuid.uuid4().hex}"
+        trash = self.staging_root / f"trash-{uuid.uuid4().hex}"
         os.rename(self.root / name / str(version), trash)
         shutil.rmtree(trash, ignore_errors=True)

@@ -15,13 +15,12 @@ from __future__ import annotations
 import json
 import shutil
 import time
-import uuid
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
-from app.registry.base import ALIASES, ARTIFACT, METADATA, TOMBSTONE_PREFIX, Registry, used_numbers
-from app.registry.names import check_name, is_valid_name
+from app.registry.base import ALIASES, ARTIFACT, METADATA, STAGING, TOMBSTONE_PREFIX, Registry, used_numbers
+from app.registry.names import is_valid_name
 from app.registry.schemas import ModelVersion
 from app.storage import download_folder, open_filesystem, upload_folder
 
@@ -36,16 +35,11 @@ class ObjectRegistry(Registry):
         self.url = url
         self.fs, self.root = open_filesystem(url)
         self.cache_dir = Path(cache_dir)
-        (self.cache_dir / ".staging").mkdir(parents=True, exist_ok=True)
+        super().__init__(self.cache_dir / STAGING)
         self._generation = 0  # bumped by this process's own writes, so that it sees them at once
 
-    def new_staging_dir(self) -> Path:
-        path = self.cache_dir / ".staging" / uuid.uuid4().hex
-        path.mkdir(parents=True)
-        return path
-
-    def publish(self, name: str, staged: Path, metadata: dict[str, Any]) -> ModelVersion:
-        check_name(name)
+    def _publish(self, name: str, staged: Path, metadata: dict[str, Any]) -> ModelVersion:
+        """A failed try leaves at most a claimed, invisible number (never reused); a retry claims the next."""
         existing = self._published_by(name, metadata.get("job_id"))
         if existing is not None:
             shutil.rmtree(staged, ignore_errors=True)

@@ -12,6 +12,7 @@ import logging
 from app.errors import ClaimLost
 from app.jobs.schemas import Job, JobError, JobStatus
 from app.jobs.store import JobStore
+from app.registry.retry import StorageUnavailable
 from app.settings import Settings
 from app.sweeps.store import SweepStore
 from app.training.checkpoints import Checkpoints
@@ -42,17 +43,39 @@ def _run(store: JobStore, sweeps: SweepStore, job: Job, settings: Settings) -> N
         reporter = plan.sink.watch(plan.context, StoreReporter(store.runs, job.id, worker_id))
         outcome = plan.strategy.run(plan.context, reporter)
         delivered = plan.sink.deliver(plan.context, outcome)
-        model = delivered.model
-        store.runs.succeed(job.id, worker_id, model=model, final=delivered.final, test=delivered.test)
-        if model is not None:
-            log.info("job %s published %s v%d", job.id, model.name, model.version)
-        checkpoints.clear()
     except TrialPruned as pruned:
         store.runs.prune(job.id, worker_id, pruned.epoch)
         checkpoints.clear()
+        return
     except ClaimLost:
         log.info("job %s is no longer ours; stopping", job.id)
+        return
+    except StorageUnavailable as exc:
+        _retry_later(store, job, worker_id, exc, checkpoints)
+        return
     except Exception as exc:  # the job fails, the worker lives on
         log.exception("job %s failed", job.id)
         store.runs.fail(job.id, worker_id, JobError(type=type(exc).__name__, message=str(exc)[:2000]))
+        checkpoints.clear()
+        return
+    # The checkpoints go only once the outcome is recorded: if recording fails, this process dies with the
+    # error, the supervisor retries the job, and the rerun resumes after the last epoch and delivers again
+    # (a published version is given back, not published twice).
+    model = delivered.model
+    store.runs.succeed(job.id, worker_id, model=model, final=delivered.final, test=delivered.test)
+    if model is not None:
+        log.info("job %s published %s v%d", job.id, model.name, model.version)
+    checkpoints.clear()
+
+
+def _retry_later(store: JobStore, job: Job, worker_id: str, exc: StorageUnavailable, checkpoints: Checkpoints) -> None:
+    """Storage failed, not the job: keep its training for another attempt while it has retries left."""
+    message = f"{exc} (attempt {job.attempts}); no retries left"
+    moved = store.runs.retry_later(job.id, worker_id, JobError(type="StorageUnavailable", message=message[:2000]))
+    if moved == JobStatus.QUEUED:
+        log.warning(
+            "job %s: %s; requeued with its checkpoints: the next attempt resumes and delivers again", job.id, exc
+        )
+    elif moved == JobStatus.FAILED:
+        log.error("job %s: %s; no retries left: failed", job.id, exc)
         checkpoints.clear()

@@ -12,6 +12,7 @@ from app.evaluation.schemas import Evaluation
 from app.evaluation.store import EvaluationStore
 from app.jobs.schemas import ModelRef
 from app.registry import open_registry
+from app.registry.retry import with_retries
 from app.sweeps.spec import SweepSpec
 from app.sweeps.store import SweepStore
 from app.sweeps.study import open_study, trial_handle
@@ -52,14 +53,21 @@ def failpoint(name: str) -> None:
 
 
 class PublishVersion:
-    """A new version of the spec's model in the registry."""
+    """A new version of the spec's model in the registry. A transient storage error (a full disk, S3 throttling)
+    is tried again with growing waits, each try staging the model afresh; StorageUnavailable past the last try
+    leaves the job's checkpoints for a later attempt (app/worker/job_run.py). A try that published before it
+    failed is not published twice: the registry gives a job's version back."""
 
     def watch(self, job: JobContext, reporter: Reporter) -> Reporter:
         return reporter
 
     def deliver(self, job: JobContext, outcome: Outcome) -> Delivery:
         registry = open_registry(job.settings.registry_location, job.settings.cache_dir)
-        version = publish_model(registry, job.job_id, job.spec, job.data, outcome)
+        version = with_retries(
+            lambda: publish_model(registry, job.job_id, job.spec, job.data, outcome),
+            what=f"publishing job {job.job_id}'s model {job.spec.model_name!r}",
+            after_failure=registry.discard_unpublished,
+        )
         failpoint("after_publish")
         return Delivery(ModelRef(name=version.name, version=version.version), outcome.fit.final, outcome.test)
 

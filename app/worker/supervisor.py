@@ -147,6 +147,9 @@ class Supervisor:
         return claimed
 
     def _start(self, job: Job) -> None:
+        previous = self.running.pop(job.id, None)
+        if previous is not None:  # its child gave the job back (app/jobs/runs.py retry_later) and is exiting
+            previous.handle.kill()
         limits = [s for s in (self.settings.job_timeout_s, job.spec.get("max_runtime_s")) if s]
         limit = min(limits) if limits else None
         handle = self.executor.start(job.id)
