@@ -5,6 +5,8 @@ and the server still answers afterwards."""
 from __future__ import annotations
 
 import io
+import re
+import struct
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +18,8 @@ import pyarrow.parquet as pq
 import pytest
 from fastapi.testclient import TestClient
 
+from app.main import create_app
+from app.settings import Settings
 from tests.api.test_hostile_input import GROWTH_LIMIT_KB, peak_rss_kb, reset_peak_rss
 from tests.api.test_train_api import assert_problem
 from tests.support import iris_spec
@@ -89,6 +93,138 @@ def test_a_long_text_feature_is_named_without_being_decoded_or_echoed(client: Te
     assert body["detail"].startswith("feature column 'note' is not numeric: row 0 holds 'nnn")
     assert len(body["detail"]) < 200
     assert_still_answers(client)
+
+
+class Compact:
+    """Thrift's compact protocol, as far as a Parquet footer needs: a struct is a list of [field id, type,
+    value], so that a test can rewrite a footer's numbers and write it back."""
+
+    @staticmethod
+    def varint(n: int) -> bytes:
+        out = bytearray()
+        while n >= 0x80:
+            out.append((n & 0x7F) | 0x80)
+            n >>= 7
+        return bytes([*out, n])
+
+    def __init__(self, data: bytes, pos: int = 0) -> None:
+        self.data, self.pos = data, pos
+
+    def _uvarint(self) -> int:
+        shift = value = 0
+        while True:
+            byte = self.data[self.pos]
+            self.pos += 1
+            value |= (byte & 0x7F) << shift
+            shift += 7
+            if not byte & 0x80:
+                return value
+
+    def _int(self) -> int:
+        value = self._uvarint()
+        return (value >> 1) ^ -(value & 1)
+
+    def value(self, kind: int) -> object:
+        if kind in (1, 2):
+            return kind == 1
+        if kind in (4, 5, 6):
+            return self._int()
+        if kind == 8:
+            size = self._uvarint()
+            self.pos += size
+            return self.data[self.pos - size : self.pos]
+        if kind == 9:
+            head = self.data[self.pos]
+            self.pos += 1
+            count = head >> 4 if head >> 4 != 15 else self._uvarint()
+            return [head & 0x0F, [self.value(head & 0x0F) for _ in range(count)]]
+        if kind == 12:
+            return self.struct()
+        raise AssertionError(f"no Parquet footer field of type {kind} expected")
+
+    def struct(self) -> list[list]:
+        fields, last = [], 0
+        while head := self.data[self.pos]:
+            self.pos += 1
+            last = last + (head >> 4) if head >> 4 else self._int()
+            fields.append([last, head & 0x0F, self.value(head & 0x0F)])
+        self.pos += 1
+        return fields
+
+    @classmethod
+    def encode(cls, kind: int, value: object) -> bytes:
+        if kind in (1, 2):
+            return b""
+        if kind in (4, 5, 6):
+            assert isinstance(value, int)
+            return cls.varint((value << 1) ^ (value >> 63))
+        if kind == 8:
+            assert isinstance(value, bytes)
+            return cls.varint(len(value)) + value
+        if kind == 9:
+            element, items = value  # type: ignore[misc]
+            head = (
+                bytes([len(items) << 4 | element])
+                if len(items) < 15
+                else bytes([0xF0 | element]) + cls.varint(len(items))
+            )
+            return head + b"".join(cls.encode(element, item) for item in items)
+        out, last = bytearray(), 0
+        for field, field_kind, field_value in value:  # type: ignore[attr-defined]
+            out += bytes([(field - last) << 4 | field_kind]) + cls.encode(field_kind, field_value)
+            last = field
+        return bytes([*out, 0])
+
+
+def field(fields: list[list], number: int) -> list:
+    return next(f for f in fields if f[0] == number)
+
+
+def understated_parquet(path: Path, *, rows: int, claimed_rows: int) -> Path:
+    """Two int64 columns of `rows` zeros, each in one zstd page of kilobytes, whose footer claims `claimed_rows`
+    rows and 8 bytes a cell: all the footer checks see is a tiny table."""
+    zeros = pa.array(np.zeros(rows, dtype=np.int64))
+    pq.write_table(
+        pa.table({"a": zeros, "label": zeros}),
+        path,
+        compression="zstd",
+        use_dictionary=False,
+        write_statistics=False,
+        row_group_size=rows,
+        max_rows_per_page=rows,
+        write_batch_size=rows,
+        data_page_size=2**31 - 1,
+    )
+    raw = path.read_bytes()
+    start = len(raw) - 8 - struct.unpack("<I", raw[-8:-4])[0]
+    footer = Compact(raw, start).struct()
+    field(footer, 3)[2] = claimed_rows  # FileMetaData.num_rows
+    for group in field(footer, 4)[2][1]:  # RowGroup: total_byte_size, num_rows
+        field(group, 2)[2], field(group, 3)[2] = claimed_rows * 16, claimed_rows
+        for chunk in field(group, 1)[2][1]:  # ColumnMetaData: num_values, total_uncompressed_size
+            meta = field(chunk, 3)[2]
+            field(meta, 5)[2], field(meta, 6)[2] = claimed_rows, claimed_rows * 8
+    forged = Compact.encode(12, footer)
+    path.write_bytes(raw[:start] + forged + struct.pack("<I", len(forged)) + b"PAR1")
+    return path
+
+
+def test_a_parquet_footer_that_understates_its_pages_is_judged_by_the_pages(tmp_path: Path) -> None:
+    """The footer says 10 rows in 160 bytes; each column's one page decompresses to 160 MB, and the reader
+    sizes its buffer from the page's own header: so the bound reads the page headers too."""
+    path = understated_parquet(tmp_path / "understated.parquet", rows=20_000_000, claimed_rows=10)
+    assert path.stat().st_size < 64 * 2**10
+    assert pq.ParquetFile(path).metadata.num_rows == 10
+    settings = Settings(data_dir=tmp_path / "data", workers=0, prewarm=False, max_upload_mb=1)
+    with TestClient(create_app(settings)) as client:
+        with flat_memory():
+            body = assert_problem(post_file(client, path, target="label"), 413)
+        assert body["code"] == "too_large"
+        declared = re.search(
+            r"holds 10 rows of 2 columns and declares (\d+) bytes of uncompressed data", body["detail"]
+        )
+        assert declared is not None and int(declared.group(1)) >= 2 * 20_000_000 * 8, body["detail"]
+        assert_still_answers(client)
 
 
 def npz_with_header(x_header: dict, x_data: bytes) -> bytes:
