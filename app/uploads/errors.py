@@ -1,5 +1,5 @@
 """The tus protocol's own refusals. They subclass the domain errors whose status fits where one does (409, 404);
-the three whose statuses the domain table has no row for (412, 415, 501) are mapped by the uploads routes."""
+the two whose statuses the domain table has no row for (412, 415) are mapped by the uploads routes."""
 
 from __future__ import annotations
 
@@ -18,13 +18,6 @@ class UnsupportedMediaType(MaasError):
 
     code = "unsupported_media_type"
     title = "Unsupported media type"
-
-
-class UploadsUnavailable(MaasError):
-    """Resumable uploads need a local datasets location (a path or file:// URL in MAAS_DATASETS_LOCATION)."""
-
-    code = "uploads_unavailable"
-    title = "Resumable uploads unavailable"
 
 
 class UploadNotFound(NotFound):

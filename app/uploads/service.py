@@ -10,11 +10,11 @@ from app.uploads.errors import OffsetMismatch
 from app.uploads.headers import byte_count, parse_metadata
 from app.uploads.metadata import read_metadata
 from app.uploads.state import UploadState
-from app.uploads.storage import LocalUploads
+from app.uploads.storage import Uploads
 
 
 def begin_upload(
-    uploads: LocalUploads, *, length: str | None, defer: str | None, metadata: str | None, max_bytes: int
+    uploads: Uploads, *, length: str | None, defer: str | None, metadata: str | None, max_bytes: int
 ) -> UploadState:
     """A new upload and its dataset (status `uploading`): 400 for malformed headers, 413 past the limit, 422 for
     metadata that cannot make a dataset."""
@@ -34,7 +34,7 @@ def begin_upload(
 
 
 async def receive_bytes(
-    uploads: LocalUploads,
+    uploads: Uploads,
     state: UploadState,
     *,
     offset: str | None,

@@ -275,12 +275,44 @@ def test_unknown_uploads_are_404(client: TestClient) -> None:
         assert patch(client, path, 0, b"x").status_code == 404
 
 
-def test_resumable_uploads_need_a_local_datasets_location(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path / "data", workers=0, prewarm=False, datasets_location="s3://bucket/datasets")
+def test_uploads_onto_s3_resume_in_a_new_process_to_the_files_sha256(tmp_path: Path, s3_bucket: str) -> None:
+    """Multipart parts of 8 MiB from PATCHes of 3 MiB: each PATCH leaves a tail object that the next one extends."""
+    settings = Settings(data_dir=tmp_path / "data", workers=0, prewarm=False, datasets_location=f"{s3_bucket}/datasets")
+    data = np.random.default_rng(2).bytes(20 * 2**20 + 12345)
+    chunk = 3 * 2**20
+    with TestClient(create_app(settings)) as first:
+        location = create(first, len(data))
+        dataset_id = location.rsplit("/", 1)[-1]
+        assert first.get(f"/datasets/{dataset_id}").json()["status"] == "uploading"
+        upload_in_chunks(first, location, data[: 4 * chunk], chunk)
+        assert patch(first, location, 0, data[:10]).status_code == 409
+    with TestClient(create_app(settings)) as second:  # no running hash: the assembled object is read back
+        assert offset(second, location) == 4 * chunk
+        for start in range(4 * chunk, len(data), chunk):
+            assert patch(second, location, start, data[start : start + chunk]).status_code == 204
+        record = second.get(f"/datasets/{dataset_id}").json()
+        assert offset(second, location) == len(data)
+    assert record["status"] == "profiling"
+    assert (record["bytes"], record["file_sha256"]) == (len(data), hashlib.sha256(data).hexdigest())
+    assert record["files"] == [f"{s3_bucket}/datasets/{dataset_id}/data.parquet"]
+    import fsspec
+
+    with fsspec.open(record["files"][0], "rb") as f:
+        assert f.read() == data
+
+
+def test_an_unfinished_s3_upload_is_terminated_and_its_parts_aborted(tmp_path: Path, s3_bucket: str) -> None:
+    settings = Settings(data_dir=tmp_path / "data", workers=0, prewarm=False, datasets_location=f"{s3_bucket}/datasets")
+    data = np.random.default_rng(3).bytes(9 * 2**20)
     with TestClient(create_app(settings)) as client:
-        response = client.post("/uploads", headers={**TUS, "Upload-Length": "10", "Upload-Metadata": metadata(**GOOD)})
-    assert response.status_code == 501
-    assert "local datasets location" in response.json()["detail"]
+        location = create(client, len(data) + 1)
+        assert patch(client, location, 0, data).status_code == 204
+        assert client.delete(location, headers=TUS).status_code == 204
+        assert client.head(location, headers=TUS).status_code == 404
+        assert client.get("/datasets").json() == []
+        uploads = client.app.state.uploads  # type: ignore[attr-defined]
+        bucket = s3_bucket.removeprefix("s3://")
+        assert uploads.fs.call_s3("list_multipart_uploads", Bucket=bucket).get("Uploads", []) == []
 
 
 def test_uploads_are_for_admin_keys_only(tmp_path: Path) -> None:

@@ -3,8 +3,8 @@ tus clients (tuspy, Uppy, tus-js-client) can send files of many GB and resume th
 or a server restart. Bytes stream to the datasets location as they arrive; the finished file is profiled.
 
 The tus headers and statuses are the protocol's, so the routes share one route class: it checks Tus-Resumable
-before anything runs (412 with Tus-Version otherwise), answers errors as problem documents with the three
-statuses the domain table has no row for (412, 415, 501), and puts Tus-Resumable on every answer.
+before anything runs (412 with Tus-Version otherwise), answers errors as problem documents with the two
+statuses the domain table has no row for (412, 415), and puts Tus-Resumable on every answer.
 """
 
 from __future__ import annotations
@@ -24,17 +24,13 @@ from app.api.protocols.envelopes import problem
 from app.errors import MaasError
 from app.jobs.store import JobStore
 from app.settings import Settings
-from app.uploads.errors import UnsupportedMediaType, UnsupportedTusVersion, UploadsUnavailable
+from app.uploads.errors import UnsupportedMediaType, UnsupportedTusVersion
 from app.uploads.headers import CHUNK_TYPE, TUS_VERSION, capabilities, check_chunk_type, check_version
 from app.uploads.service import begin_upload, receive_bytes
 from app.uploads.state import UploadState
-from app.uploads.storage import LocalUploads
+from app.uploads.storage import Uploads
 
-TUS_STATUS: dict[type[MaasError], int] = {
-    UnsupportedTusVersion: 412,
-    UnsupportedMediaType: 415,
-    UploadsUnavailable: 501,
-}
+TUS_STATUS: dict[type[MaasError], int] = {UnsupportedTusVersion: 412, UnsupportedMediaType: 415}
 CHUNK_BODY: dict[str, Any] = {
     "requestBody": {"required": True, "content": {CHUNK_TYPE: {"schema": {"type": "string", "format": "binary"}}}}
 }
@@ -63,17 +59,11 @@ class TusRoute(APIRoute):
 router = APIRouter(prefix="/uploads", tags=["uploads"], route_class=TusRoute)
 
 
-def get_uploads(request: Request) -> LocalUploads:
-    uploads: LocalUploads | None = request.app.state.uploads
-    if uploads is None:
-        raise UploadsUnavailable(
-            "resumable uploads need a local datasets location (MAAS_DATASETS_LOCATION is object storage): "
-            "upload with POST /datasets (up to MAAS_MAX_UPLOAD_MB) or register the file with POST /datasets"
-        )
-    return uploads
+def get_uploads(request: Request) -> Uploads:
+    return request.app.state.uploads  # type: ignore[no-any-return]
 
 
-UploadsDep = Annotated[LocalUploads, Depends(get_uploads)]
+UploadsDep = Annotated[Uploads, Depends(get_uploads)]
 
 
 def get_upload(upload_id: str, uploads: UploadsDep) -> UploadState:
@@ -87,12 +77,12 @@ def max_upload_bytes(settings: Settings) -> int:
     return int(settings.max_upload_gb * 2**30)
 
 
-async def finish_upload(uploads: LocalUploads, store: JobStore, state: UploadState) -> None:
+async def finish_upload(uploads: Uploads, store: JobStore, state: UploadState) -> None:
     """The whole file is in place: record it and begin profiling, once (a crash in between is finished later)."""
     info = await uploads.finish(state)
     if info.status == "uploading":
         await asyncio.to_thread(begin_profiling, catalog=uploads.catalog, store=store, info=info)
-    uploads.mark_complete(state)
+    await asyncio.to_thread(uploads.mark_complete, state)
 
 
 @router.options("", status_code=204, response_class=Response)
