@@ -1,6 +1,7 @@
 """Profiling a file-backed dataset (a registered source, a finished resumable upload): mark its record
-`profiling` and queue a job of kind `profile`, which a worker runs (app/worker/profile.py); and stop that job
-when the dataset is deleted.
+`profiling` and queue a job of kind `profile`, which a worker runs (app/worker/profile.py); stop that job when
+the dataset is deleted; and settle a record whose job ended without writing it (its process died past its
+retries, or a user cancelled it), so that no dataset says `profiling` for ever.
 
 It lives at the API layer because it joins the catalog and the job store, which `app.datasets` must not import.
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 from app.datasets.loading import Catalog
 from app.datasets.schemas import DatasetInfo
+from app.errors import DatasetNotFound
 from app.jobs.schemas import Job, JobKind, JobStatus, Progress
 from app.jobs.store import JobStore
 
@@ -46,3 +48,25 @@ def cancel_profiling(store: JobStore, dataset_id: str) -> None:
     """Cancel the dataset's profile job, if one is queued or running (its worker stops it within seconds)."""
     for job in profile_jobs(store, dataset_id):
         store.cancel(job.id)
+
+
+def settle(*, catalog: Catalog, store: JobStore, infos: list[DatasetInfo]) -> list[DatasetInfo]:
+    """`infos`, where a `profiling` one whose newest profile job ended unsucceeded is marked `failed` (stored)."""
+    waiting = {info.id for info in infos if info.status == "profiling"}
+    if not waiting:
+        return infos
+    newest: dict[str, Job] = {}
+    for job in store.read_jobs(kind=JobKind.PROFILE, limit=500):  # newest first
+        newest.setdefault(job.spec.get("dataset", {}).get("id"), job)
+    return [_settled(catalog, info, newest.get(info.id)) if info.id in waiting else info for info in infos]
+
+
+def _settled(catalog: Catalog, info: DatasetInfo, job: Job | None) -> DatasetInfo:
+    if job is None or not job.status.terminal or job.status == JobStatus.SUCCEEDED:
+        return info
+    why = job.error.message if job.error is not None else f"its profile job {job.id} was {job.status.value}"
+    failed = info.model_copy(update={"status": "failed", "error": f"profiling did not finish: {why}"})
+    try:
+        return catalog.update(failed)
+    except DatasetNotFound:  # deleted meanwhile
+        return info

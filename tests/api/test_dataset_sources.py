@@ -297,3 +297,16 @@ def test_an_s3_source_profiles_into_an_s3_catalog(s3_bucket: str, s3_env: dict[s
         assert client.delete(f"/datasets/{info['id']}").status_code == 204
         assert client.get("/datasets").json() == []
     assert bucket.exists(f"{s3_bucket}/data/train/part-0.parquet")
+
+
+def test_a_profile_job_cancelled_by_hand_leaves_the_dataset_failed_not_profiling(
+    client: TestClient, sources: Path
+) -> None:
+    write_parquet_parts(table(rows=500), sources / "data", parts=1)
+    info = register(client, f"file://{sources}/data/")
+    (job,) = client.get("/jobs", params={"kind": "profile"}).json()
+    assert client.post(f"/jobs/{job['id']}/cancel").json()["status"] == "cancelled"
+    settled = client.get(f"/datasets/{info['id']}").json()
+    assert settled["status"] == "failed" and "was cancelled" in settled["error"]
+    assert client.get("/datasets").json()[0]["status"] == "failed"
+    assert client.delete(f"/datasets/{info['id']}").status_code == 204

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from app.api.accepted import accepted
 from app.api.deps import CatalogDep, SettingsDep, StoreDep, SupervisorDep
-from app.api.profiling import begin_profiling, cancel_profiling
+from app.api.profiling import begin_profiling, cancel_profiling, settle
 from app.datasets.formats import EXTENSIONS, FORMATS, TABLE_EXTENSIONS, phrase
 from app.datasets.receive import ReceivedUpload, receive_upload
 from app.datasets.schemas import DatasetInfo
@@ -137,15 +137,15 @@ def create_dataset_from_body(
 
 
 @router.get("", response_model=list[DatasetInfo])
-def read_datasets(catalog: CatalogDep) -> list[DatasetInfo]:
+def read_datasets(catalog: CatalogDep, store: StoreDep) -> list[DatasetInfo]:
     """Datasets (uploaded and registered, in every status), newest first."""
-    return catalog.list_datasets()
+    return settle(catalog=catalog, store=store, infos=catalog.list_datasets())
 
 
 @router.get("/{dataset_id}", response_model=DatasetInfo)
-def read_dataset(dataset_id: str, catalog: CatalogDep) -> DatasetInfo:
+def read_dataset(dataset_id: str, catalog: CatalogDep, store: StoreDep) -> DatasetInfo:
     """One dataset, with its status (and why profiling failed, if it did)."""
-    return catalog.read(dataset_id)
+    return settle(catalog=catalog, store=store, infos=[catalog.read(dataset_id)])[0]
 
 
 @router.delete("/{dataset_id}", status_code=204, responses={409: {"description": "A queued or running job uses it"}})
