@@ -241,7 +241,8 @@ def to_arrays(
 
     A missing or non-finite feature value, or a label not among `classes`, is a 422 naming the column and the
     global row (`first_row` is the chunk's first row within the dataset)."""
-    missing = [name for name in [*features, target] if name not in table.column_names]
+    present = set(table.column_names)
+    missing = [name for name in [*features, target] if name not in present]
     if missing:
         raise rejected(f"the file has no column {missing[0]!r}; its columns are {table.column_names}", missing[0])
     x = features_array(table, features=features, first_row=first_row)
@@ -250,18 +251,18 @@ def to_arrays(
 
 def features_array(table: pa.Table, *, features: list[str], first_row: int = 0) -> np.ndarray:
     """The feature columns as float32 [rows, features], in `features` order (booleans as 0 and 1)."""
-    x = np.empty((table.num_rows, len(features)), dtype=np.float32)
-    for index, name in enumerate(features):
+    columns = []
+    for name in features:
         column = table.column(name)
         if pa.types.is_boolean(column.type):
             column = column.cast(pa.int8())
         if not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)):
             raise rejected(f"feature column {name!r} holds {column.type} values, not numbers", name)
-        with np.errstate(over="ignore", invalid="ignore"):
-            x[:, index] = column.to_numpy(zero_copy_only=False)
-    bad = ~np.isfinite(x)
-    if bad.any():
-        row, index = (int(i) for i in np.argwhere(bad)[0])
+        with np.errstate(over="ignore", invalid="ignore"):  # out of float32's range: inf, refused below
+            columns.append(column.to_numpy(zero_copy_only=False).astype(np.float32, copy=False))
+    x = np.column_stack(columns) if columns else np.zeros((table.num_rows, 0), np.float32)
+    if not np.isfinite(x).all():
+        row, index = (int(i) for i in np.argwhere(~np.isfinite(x))[0])
         name = features[index]
         value = describe_value(float(x[row, index]))
         raise rejected(f"feature column {name!r} holds {value} in row {first_row + row}", name, first_row + row)
