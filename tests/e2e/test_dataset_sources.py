@@ -1,5 +1,5 @@
 """A registered source through a real `maas serve`: its profile job runs in a spawned worker child, like any job,
-and the dataset it makes ready is what a user trains on."""
+and the dataset it makes ready is what a user trains on (here small enough to be read into memory)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 
 from tests.api.test_dataset_sources import table, write_parquet_parts
 from tests.e2e.server import Server
+from tests.support import iris_spec
 
 
 @pytest.fixture
@@ -38,3 +39,9 @@ def test_a_registered_source_is_profiled_by_a_worker_child(sourced: tuple[Server
     x = frame.drop(columns="label").to_numpy(np.float32).astype(np.float64)
     np.testing.assert_allclose(info["feature_mean"], x.mean(axis=0), rtol=1e-9)
     np.testing.assert_allclose(info["feature_std"], x.std(axis=0), rtol=1e-9)
+
+    trained = server.wait_finished(
+        server.train(iris_spec(epochs=2, model_name="big-mlp", dataset={"id": info["id"]}))["id"]
+    )
+    version = server.http.get(f"/models/big-mlp/versions/{trained['model']['version']}").json()
+    assert version["input_shape"][1:] == [12] and version["classes"] == ["cat", "dog", "eel"]
