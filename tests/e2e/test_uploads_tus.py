@@ -67,13 +67,22 @@ def wait_for_offset(server: Server, location: str, expected: int, timeout: float
         time.sleep(0.05)
 
 
+def wait_for_status(server: Server, dataset_id: str, timeout: float = 180) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while (record := dataset(server, dataset_id))["status"] in ("uploading", "profiling"):
+        assert time.monotonic() < deadline, f"dataset still {record['status']}\n{server.log()}"
+        time.sleep(0.2)
+    return record
+
+
 def test_tuspy_uploads_in_chunks_and_the_dataset_is_profiled(server: Server) -> None:
     data = parquet_bytes(20_000)
     dataset_id = tus_upload(server, data, chunk=len(data) // 5 + 1)
-    record = dataset(server, dataset_id)
-    assert record["status"] in ("profiling", "ready")
+    assert dataset(server, dataset_id)["file_sha256"] == hashlib.sha256(data).hexdigest()
+    record = wait_for_status(server, dataset_id)
+    assert record["status"] == "ready", record["error"]
+    assert (record["rows"], record["feature_shape"], record["classes"]) == (20_000, [8], ["0", "1"])
     assert record["file_sha256"] == hashlib.sha256(data).hexdigest()
-    assert record["bytes"] == len(data)
     assert Path(record["files"][0].removeprefix("file://")).read_bytes() == data
 
 
