@@ -7,6 +7,7 @@ Every model it trains comes from the job's `ModelSource`.
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from app.training.spec import TrainingSpec
 from app.training.streaming import StreamedRows
 
 AnyDataset = Dataset | StreamedDataset
+log = logging.getLogger("maas.child")
 
 
 class Reporter:
@@ -238,6 +240,8 @@ def _train_streamed(run: _Run, data: StreamedDataset, validation_data: AnyDatase
     LR range test on one: each would be several more passes over all of it)."""
     spec = run.spec
     train_rows, validation, test = split_streamed(spec, data, validation_data, run.shuffle_seed)
+    message = "streaming dataset %s from %d files (%d bytes, %d read units): %d training rows"
+    log.info(message, data.info.id, len(data.files), data.bytes, len(data.units), train_rows.rows)
     rate = spec.optimizer.learning_rate
     phase = run.phase("final", spec.fit.epochs, None, None)
     validation_rows = validation.xy if isinstance(validation, Arrays) else validation
