@@ -1,6 +1,7 @@
-// Models: the registry's models; one model's versions with metrics, and its aliases (set, move, remove).
+// Models: the registry's models; one model's versions with metrics, its aliases (set, move, remove) and drift.
 import { api } from "./api.js";
 import { errorBox, formatTime, h, metricsText, toast } from "./dom.js";
+import { driftCard } from "./drift.js";
 
 export async function modelsPage(main, params) {
   main.replaceChildren(h("h1", {}, params.name ? h("span", {}, h("a", { href: "#/models" }, "Models"), ` / ${params.name}`) : "Models"));
@@ -40,7 +41,8 @@ async function modelDetail(name) {
     h("td", {}, h("a", { href: `#/playground?model=${encodeURIComponent(name)}&version=${v.version}` }, "try it"), v.job_id ? [" · ", h("a", { href: `#/jobs/${v.job_id}` }, "job")] : null)));
   return h("div", {},
     h("section", { class: "card" }, h("table", {}, h("thead", {}, h("tr", {}, ["version", "created", "task", "input", "metrics", "aliases", ""].map((c) => h("th", {}, c)))), h("tbody", {}, rows))),
-    aliasForm(name, model));
+    aliasForm(name, model),
+    driftCard(name, model.versions));
 }
 
 function aliasForm(name, model) {
