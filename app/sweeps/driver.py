@@ -12,6 +12,7 @@ from app.jobs.schemas import Job, JobStatus
 from app.jobs.store import JobStore
 from app.registry import open_registry
 from app.registry.pending import publish_pending
+from app.registry.retry import with_retries
 from app.settings import Settings
 from app.sweeps.paths import with_value
 from app.sweeps.spec import SweepSpec
@@ -104,7 +105,11 @@ class SweepDriver:
         job = next(j for j in jobs if j.trial == best.number)
         registry = open_registry(self.settings.registry_location, self.settings.cache_dir)
         extra = {"sweep_id": row.id, "trial": best.number, "params": best.params}
-        version = publish_pending(registry, spec.model_name, self.settings.jobs_dir / job.id / "model", extra)
+        version = with_retries(  # still failing: raised, the sweep stays running and its next drive tries again
+            lambda: publish_pending(registry, spec.model_name, self.settings.jobs_dir / job.id / "model", extra),
+            what=f"publishing sweep {row.id}'s best trial as {spec.model_name!r}",
+            after_failure=registry.discard_unpublished,
+        )
         if spec.alias:
             registry.set_alias(spec.model_name, spec.alias, version.version)
         if self.sweeps.finish(row.id, SweepStatus.SUCCEEDED, model_version=version.version):
