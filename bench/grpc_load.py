@@ -45,6 +45,7 @@ def h2load(
     body = workdir / "grpc-request.bin"
     body.write_bytes(b"\x00" + len(request).to_bytes(4, "big") + request)  # uncompressed, length-prefixed frame
     log = workdir / "h2load.log"
+    log.unlink(missing_ok=True)  # h2load appends to its log file
     connections = min(concurrency, 2)  # as a gRPC client does: few channels, many calls in flight on each
     cmd = [
         "h2load",
