@@ -17,6 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from app.datasets.builtin import load_builtin
 from app.main import create_app
+from app.registry import open_registry
 from app.settings import Settings
 from app.webhooks.signing import verify
 from tests.api.test_webhooks import SECRET, Receiver, subscribe
@@ -166,3 +167,19 @@ def test_a_version_without_a_baseline_is_a_conflict(served: TestClient) -> None:
     response = served.get(f"/models/{MODEL}/versions/1/drift")
     assert response.status_code == 409
     assert "no drift baseline" in response.json()["detail"]
+
+
+def test_drift_reads_the_baseline_from_an_s3_registry(
+    trained_registry: Path, tmp_path: Path, s3_bucket: str, iris_x: np.ndarray
+) -> None:
+    settings = Settings(data_dir=tmp_path / "data", registry_dir=f"{s3_bucket}/registry", workers=0, prewarm=False)
+    remote = open_registry(settings.registry_location, settings.cache_dir)
+    published = trained_registry / "registry" / MODEL / "1"
+    staged = remote.new_staging_dir()
+    shutil.copytree(published, staged, dirs_exist_ok=True)
+    remote.publish(MODEL, staged, json.loads((published / "metadata.json").read_text()))
+    with TestClient(create_app(settings)) as client:
+        log_predictions(client, 1, shifted_rows(iris_x))
+        report = drift(client, 1)
+    assert report["baseline"]["rows"] == 150 and report["window"]["rows"] == 600
+    assert [f["feature"] for f in report["features"] if f["drifted"]] == [str(SHIFTED)]
