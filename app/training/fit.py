@@ -15,9 +15,10 @@ import numpy as np
 from app.training.backends import auto_steps_per_execution
 from app.training.batches import EpochClock, epoch_batches
 from app.training.checkpoints import Checkpoints
+from app.training.epochs import StreamedRows
 from app.training.precision import build_in_precision, to_float32
 from app.training.spec import TrainingSpec
-from app.training.streaming import StreamBatches, StreamedRows
+from app.training.streaming import StreamBatches
 
 Logs = dict[str, float | None]
 History = dict[str, list[float | None]]

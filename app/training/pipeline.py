@@ -23,11 +23,11 @@ from app.datasets.types import Dataset
 from app.training.build import seed_everything
 from app.training.checkpoints import Checkpoints
 from app.training.data import Arrays, arrays_for, encode_targets, folds, holdout
+from app.training.epochs import StreamedRows
 from app.training.fit import EpochTime, FitResult, Logs, Phase, evaluate_streamed, fit_once
 from app.training.lr_range import lr_range_test
 from app.training.model_source import ModelSource
 from app.training.spec import TrainingSpec
-from app.training.streaming import StreamedRows
 
 AnyDataset = Dataset | StreamedDataset
 log = logging.getLogger("maas.child")

@@ -18,11 +18,11 @@ from app.jobs.schemas import ModelRef
 from app.registry import ModelVersion
 from app.training.build import compile_model
 from app.training.data import encode_targets
+from app.training.epochs import StreamedRows
 from app.training.evaluate import compiled_metrics
 from app.training.fit import evaluate_streamed
 from app.training.pipeline import Reporter
 from app.training.spec import TrainingSpec
-from app.training.streaming import StreamedRows
 from app.worker.scoring import ScoringContext
 
 CHUNK_ROWS = 16_384  # progress is reported once per chunk

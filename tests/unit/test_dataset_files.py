@@ -1,8 +1,10 @@
 """The file-backed dataset reader: one sequential pass and shuffled read units give the same rows, encoded as an
-upload of the same table is, for Parquet and CSV, on local files and on S3 (moto)."""
+upload of the same table is, for Parquet and CSV, on local files and on S3 (moto); and a streamed dataset's epochs
+and row splits, which are functions of (seed, epoch) and of each row's index."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +16,11 @@ from fsspec.core import url_to_fs
 
 from app.datasets.files import iter_tables, list_units, read_unit, to_arrays
 from app.datasets.formats import UploadRequest
+from app.datasets.schemas import DatasetInfo
+from app.datasets.streamed import RowSplit, StreamedDataset
 from app.datasets.tables import table_upload
 from app.errors import InvalidUpload
+from app.training.epochs import StreamedRows
 
 FEATURES = ["a", "b", "c"]
 
@@ -147,3 +152,49 @@ def test_a_file_that_is_not_parquet_names_the_file(tmp_path: Path) -> None:
         list(iter_tables([str(path)], "parquet"))
     with pytest.raises(InvalidUpload, match=f"cannot read {path} as Parquet"):
         list_units([str(path)], "parquet")
+
+
+def streamed(urls: list[str], fmt: str, rows: int) -> StreamedDataset:
+    """The record profiling would write for the files (statistics unused here)."""
+    return StreamedDataset(
+        DatasetInfo(
+            id="00000000-0000-4000-8000-000000000000",
+            name="t",
+            format=fmt,
+            rows=rows,
+            feature_shape=[len(FEATURES)],
+            task="classification",
+            classes=["cat", "dog", "emu"],
+            sha256="x",
+            created_at=datetime.now(UTC),
+            target="label",
+            features=FEATURES,
+            files=urls,
+        )
+    )
+
+
+def test_an_epoch_order_is_a_function_of_seed_and_epoch_and_visits_each_row_once(tmp_path: Path, fmt: str) -> None:
+    frames = [frame(450), frame(301, start=450)]
+    data = streamed(write(frames, fmt, f"file://{tmp_path}"), fmt, 751)
+    split = RowSplit(0.2, 1.0, seed=3)
+    rows = StreamedRows(data, split, lambda y: y)
+
+    def epoch(seed: int, number: int) -> np.ndarray:
+        batches = list(rows.batches(batch_size=32, seed=seed, epoch=number, shuffle=True))
+        assert len(batches) == -(-rows.rows // 32) and all(len(x) == 32 for x, _ in batches[:-1])
+        return np.concatenate([x[:, 0] for x, _ in batches])  # column `a` is the row's global index
+
+    first = epoch(7, 0)
+    assert np.array_equal(first, epoch(7, 0)), "the same (seed, epoch), the same batches"
+    assert not np.array_equal(first, epoch(7, 1)) and not np.array_equal(first, epoch(8, 0))
+    assert sorted(first.astype(int)) == list(np.flatnonzero(split.mask(0, 751))), "each training row once"
+
+
+def test_row_splits_are_disjoint_cover_every_row_and_keep_their_fractions() -> None:
+    test, validation, train = RowSplit(0.0, 0.1, 5), RowSplit(0.1, 0.3, 5), RowSplit(0.3, 1.0, 5)
+    masks = np.stack([s.mask(1000, 50_000) for s in (test, validation, train)])
+    assert (masks.sum(axis=0) == 1).all()
+    assert masks.mean(axis=1) == pytest.approx([0.1, 0.2, 0.7], abs=0.01)
+    assert np.array_equal(test.mask(1000, 50_000)[500:], test.mask(1500, 49_500)), "a row's side is its own"
+    assert not np.array_equal(test.mask(0, 1000), RowSplit(0.0, 0.1, 6).mask(0, 1000))
