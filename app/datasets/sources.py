@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 from app.errors import InvalidSource
 from app.storage import open_filesystem
@@ -36,6 +37,8 @@ def normalise(url: str) -> str:
     scheme, sep, rest = url.partition("://")
     if not sep or not scheme or not rest:
         raise _error(f"source {url!r} is not a URL; expected e.g. s3://bucket/prefix/ or file:///srv/data/x.parquet")
+    if any(ord(char) < 32 for char in url):
+        raise _error(f"source {url!r} holds a control character")
     if ".." in rest.split("/"):
         raise _error(f"source {url!r} holds a '..' segment; name the data by its own path")
     if scheme != "file":
@@ -72,14 +75,10 @@ def list_source(url: str, *, extension: str, allowed: tuple[str, ...]) -> Listed
     names no file."""
     source = check_allowed(url, allowed)
     scheme = source.partition("://")[0]
-    fs, path = open_filesystem(source)
-    if GLOB_CHARS & set(path):
-        found = fs.glob(path, detail=True)
-    elif source.endswith("/") or fs.isdir(path):
-        found = fs.find(path, detail=True)
-    else:
-        found = {path: fs.info(path)} if fs.isfile(path) else {}
-        extension = ""  # one file named outright is read as the format the request gives
+    try:
+        found, extension = _found(source, extension)
+    except (ValueError, OSError) as exc:  # an unknown scheme, a pattern fsspec refuses, storage refusing us
+        raise _error(f"cannot list source {url!r}: {exc}") from exc
     files = {
         _url(scheme, name): int(entry.get("size") or 0)
         for name, entry in found.items()
@@ -92,6 +91,16 @@ def list_source(url: str, *, extension: str, allowed: tuple[str, ...]) -> Listed
         what = f"no {extension} files under" if extension else "no file at"
         raise _error(f"{what} source {url!r}; expected a file, a folder or prefix ending in '/', or a glob")
     return ListedSource(source=source, files=sorted(files), bytes=sum(files.values()))
+
+
+def _found(source: str, extension: str) -> tuple[dict[str, Any], str]:
+    """fsspec's entries for what `source` names, and the extension they must have ('' for one named file)."""
+    fs, path = open_filesystem(source)
+    if GLOB_CHARS & set(path):
+        return fs.glob(path, detail=True), extension
+    if source.endswith("/") or fs.isdir(path):
+        return fs.find(path, detail=True), extension
+    return ({path: fs.info(path)} if fs.isfile(path) else {}), ""  # one file is read as the request's format
 
 
 def _url(scheme: str, path: str) -> str:
