@@ -10,7 +10,6 @@ from pydantic import BaseModel, Field
 from app.datasets.formats import TABLES, FormatName, phrase
 from app.datasets.types import Task
 
-
 DatasetStatus = Literal["uploading", "profiling", "ready", "failed"]
 
 

@@ -127,8 +127,10 @@ def test_unusable_uploads_are_422_problems(
     assert expected in assert_problem(upload(client, filename, content, **fields), 422)["detail"]
 
 
-def test_a_body_that_is_not_multipart_is_a_400(client: TestClient) -> None:
-    body = assert_problem(client.post("/datasets", json={"name": "d"}), 400)
+def test_a_body_that_is_neither_multipart_nor_json_is_a_400(client: TestClient) -> None:
+    body = assert_problem(
+        client.post("/datasets", content=b"x", headers={"content-type": "application/octet-stream"}), 400
+    )
     assert body["code"] == "malformed_body"
 
 
