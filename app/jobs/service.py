@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.datasets import load_dataset
+from app.datasets.loading import open_dataset
 from app.datasets.service import check_ready
 from app.errors import QueueFull
 from app.jobs.schemas import Job, JobStatus
@@ -27,11 +27,11 @@ def submit_job(store: JobStore, spec: TrainingSpec, settings: Settings) -> Job:
     check_room(store, settings)
     check_executor(spec, settings.executor)
     check_ready(spec.dataset, spec.fit.validation_data, datasets_location=settings.datasets_location)
-    data = load_dataset(spec.dataset, settings.datasets_location)
+    data = open_dataset(spec.dataset, settings.datasets_location)
     if spec.init_from is not None:
         registry = open_registry(settings.registry_location, settings.cache_dir)
         spec = resolve_init_from(spec, registry, data)
-    validation = spec.fit.validation_data and load_dataset(spec.fit.validation_data, settings.datasets_location)
+    validation = spec.fit.validation_data and open_dataset(spec.fit.validation_data, settings.datasets_location)
     validate_spec(spec, data, settings.max_params, validation)
     retries = spec.max_retries if spec.max_retries is not None else settings.max_retries
     body = spec.model_dump(mode="json", exclude_none=True)

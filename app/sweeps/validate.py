@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from app.datasets import load_dataset
+from app.datasets.loading import open_dataset
 from app.datasets.service import check_ready
 from app.datasets.types import Dataset
 from app.errors import InvalidSpec
@@ -42,8 +42,8 @@ def _check_spec(raw: dict[str, Any], loc: list[str | int], settings: Settings, i
     try:
         spec = TrainingSpec.model_validate(raw)
         check_ready(spec.dataset, spec.fit.validation_data, datasets_location=settings.datasets_location)
-        data = load_dataset(spec.dataset, settings.datasets_location)
-        validation = spec.fit.validation_data and load_dataset(spec.fit.validation_data, settings.datasets_location)
+        data = open_dataset(spec.dataset, settings.datasets_location)
+        validation = spec.fit.validation_data and open_dataset(spec.fit.validation_data, settings.datasets_location)
         validate_spec(spec, data, settings.max_params, validation)
         check_executor(spec, settings.executor)
     except ValidationError as exc:
@@ -68,7 +68,7 @@ def _param_count(raw: dict[str, Any], data: Dataset) -> int:
 
 def _joint_worst(spec: SweepSpec, base_raw: dict[str, Any], settings: Settings) -> list[Error]:
     """Each parameter at the corner that grows the model most, all at once: ranges that fit alone may not together."""
-    data = load_dataset(TrainingSpec.model_validate(base_raw).dataset, settings.datasets_location)
+    data = open_dataset(TrainingSpec.model_validate(base_raw).dataset, settings.datasets_location)
     base_params, joint, grown = _param_count(base_raw, data), base_raw, []
     for path, param in spec.search_space.items():
         counts = {_param_count(with_value(base_raw, path, v), data): v for v in _corners(param)}

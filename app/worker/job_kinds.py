@@ -53,8 +53,11 @@ def _training(job: Job, settings: Settings, store: JobStore, sweeps: SweepStore)
     checkpoints = Checkpoints(settings.jobs_dir / job.id / "checkpoints")
     if not checkpoints.exists:
         store.runs.start_attempt(job.id, job.worker.id, spec.fit.epochs)
-    data = load_dataset(spec.dataset, settings.datasets_location)
-    validation = spec.fit.validation_data and load_dataset(spec.fit.validation_data, settings.datasets_location)
+    limit = settings.in_memory_mb
+    data = load_dataset(spec.dataset, settings.datasets_location, in_memory_mb=limit)
+    validation = spec.fit.validation_data and load_dataset(
+        spec.fit.validation_data, settings.datasets_location, in_memory_mb=limit
+    )
     context = JobContext(
         job=job,
         settings=settings,
