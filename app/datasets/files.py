@@ -82,8 +82,11 @@ def _file_tables(url: str, fmt: str, *, batch_rows: int, columns: list[str] | No
     with open_file(url) as f:
         if fmt == "parquet":
             parquet = _parquet(f, url)
-            for batch in _reading(url, parquet.iter_batches(batch_size=batch_rows, columns=columns)):
-                yield pa.Table.from_batches([batch])
+            for group in range(parquet.metadata.num_row_groups):  # one at a time: iter_batches over all of them
+                # pre-buffers every row group it is given (measured: peak RSS 1.5x a 645 MB file; one each: flat)
+                batches = parquet.iter_batches(batch_size=batch_rows, row_groups=[group], columns=columns)
+                for batch in _reading(url, batches):
+                    yield pa.Table.from_batches([batch])
         elif fmt == "csv":
             yield from _csv_tables(f, url, batch_rows=batch_rows, columns=columns)
         else:
