@@ -42,7 +42,9 @@ class Sweep(BaseModel):
 
 
 def submit_sweep(sweeps: SweepStore, spec: SweepSpec, settings: Settings) -> Sweep:
-    check_sweep(spec, settings)
+    base = check_sweep(spec, settings)
+    if "init_from" in base:  # store the pinned base: the driver's trials start from that one version
+        spec = spec.model_copy(update={"base": {**spec.base, "model": base["model"], "init_from": base["init_from"]}})
     sweep_id, study_name = sweeps.new_ids()
     open_study(spec, study_name, settings.resolved_database_url, create=True)
     body = spec.model_dump(mode="json", exclude_none=True)

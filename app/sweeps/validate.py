@@ -12,9 +12,11 @@ from app.datasets.loading import open_dataset
 from app.datasets.service import check_ready
 from app.datasets.types import Dataset
 from app.errors import InvalidSpec
+from app.registry import open_registry
 from app.settings import Settings
 from app.sweeps.paths import with_value
 from app.sweeps.spec import ChoiceParam, FloatParam, IntParam, Param, SweepSpec
+from app.training.init_from import resolve_init_from
 from app.training.shapes import infer_stack
 from app.training.spec import TrainingSpec
 from app.training.validate import check_executor, validate_spec
@@ -43,6 +45,8 @@ def _check_spec(raw: dict[str, Any], loc: list[str | int], settings: Settings, i
         spec = TrainingSpec.model_validate(raw)
         check_ready(spec.dataset, spec.fit.validation_data, datasets_location=settings.datasets_location)
         data = open_dataset(spec.dataset, settings.datasets_location)
+        if spec.init_from is not None:
+            spec = resolve_init_from(spec, open_registry(settings.registry_location, settings.cache_dir), data)
         validation = spec.fit.validation_data and open_dataset(spec.fit.validation_data, settings.datasets_location)
         validate_spec(spec, data, settings.max_params, validation)
         check_executor(spec, settings.executor)
@@ -51,6 +55,34 @@ def _check_spec(raw: dict[str, Any], loc: list[str | int], settings: Settings, i
     except InvalidSpec as exc:
         return [{"loc": [*loc, *(e["loc"] if inner else [])], "msg": e["msg"]} for e in exc.errors]
     return []
+
+
+def _pinned(raw: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """`raw` (a valid spec) with its `init_from` pinned to one version and that version's architecture as `model`:
+    every trial then starts from the same version, wherever an alias points later, and is checked and trained
+    as a plain spec with a model."""
+    spec = TrainingSpec.model_validate(raw)
+    if spec.init_from is None:
+        return raw
+    data = open_dataset(spec.dataset, settings.datasets_location)
+    resolved = resolve_init_from(spec, open_registry(settings.registry_location, settings.cache_dir), data)
+    assert resolved.model is not None and resolved.init_from is not None
+    model = resolved.model.model_dump(mode="json", exclude_none=True)
+    return {**raw, "model": model, "init_from": resolved.init_from.model_dump(mode="json", exclude_none=True)}
+
+
+def _field(path: str) -> str:
+    """The top-level spec field a search-space path sets."""
+    return path.split(".", 1)[0].split("[", 1)[0]
+
+
+def _architecture_errors(spec: SweepSpec, base: dict[str, Any]) -> list[Error]:
+    """A fine-tuning sweep's architecture is its init_from version's: a search over model fields cannot apply."""
+    init = base["init_from"]
+    side = f"{init['model']} v{init['version']}"
+    msg = f"base.init_from trains the architecture of {side}, so a trial cannot change model fields; "
+    msg += "search over optimizer, fit, regularization or init_from.freeze_layers instead"
+    return [{"loc": ["search_space", p], "msg": f"{p}: {msg}"} for p in spec.search_space if _field(p) == "model"]
 
 
 def _param_count(raw: dict[str, Any], data: Dataset) -> int:
@@ -88,16 +120,22 @@ def _reported_metrics(base: TrainingSpec) -> list[str]:
     return names + [f"val_{n}" for n in names] if has_validation else names
 
 
-def check_sweep(spec: SweepSpec, settings: Settings) -> TrainingSpec:
-    """The base training spec, if the whole sweep is valid; InvalidSpec naming every problem otherwise."""
+def check_sweep(spec: SweepSpec, settings: Settings) -> dict[str, Any]:
+    """The base training spec the trials vary (a fine-tuning one pinned, see `_pinned`), if the whole sweep is
+    valid; InvalidSpec naming every problem otherwise."""
     base_raw = {**spec.base, "model_name": spec.model_name}
     errors = _check_spec(base_raw, ["base"], settings)
     if errors:
         raise InvalidSpec("; ".join(e["msg"] for e in errors), errors=errors)
+    base_raw = _pinned(base_raw, settings)
+    errors += _architecture_errors(spec, base_raw) if "init_from" in base_raw else []
+    refused = {e["loc"][1] for e in errors}
     for path, param in spec.search_space.items():
         loc: list[str | int] = ["search_space", path]
         if isinstance(param, ChoiceParam) and not all(isinstance(c, SCALARS) for c in param.choices):
             errors.append({"loc": loc, "msg": "choices must be strings, numbers, booleans or null"})
+            continue
+        if path in refused:
             continue
         for value in _corners(param):
             try:
@@ -126,4 +164,4 @@ def check_sweep(spec: SweepSpec, settings: Settings) -> TrainingSpec:
             errors.append({"loc": ["trials"], "msg": f"the grid has {size} points; trials must be at most that"})
     if errors:
         raise InvalidSpec("; ".join(e["msg"] for e in errors), errors=errors)
-    return base
+    return base_raw
