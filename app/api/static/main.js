@@ -1,4 +1,4 @@
-// The dashboard's router: #/jobs[/ID], #/models[/NAME], #/datasets, #/sweeps[/ID], #/playground?model=..&version=..
+// The dashboard's router: #/jobs[/ID], #/models[/NAME][?version=N], #/datasets, #/sweeps[/ID], #/playground?model=..&version=..
 // Each page gets an AbortSignal that fires when the user navigates away (stops its polling and event streams).
 import { askForKey } from "./api.js";
 import { datasetsPage } from "./datasets.js";
@@ -24,7 +24,7 @@ async function route() {
   for (const link of document.querySelectorAll("nav a")) link.classList.toggle("active", link.dataset.page === page);
   try {
     if (page === "jobs") jobsPage(main, { id: arg || null }, current.signal);
-    else if (page === "models") await modelsPage(main, { name: arg || null });
+    else if (page === "models") await modelsPage(main, { name: arg || null, version: query.version });
     else if (page === "datasets") await datasetsPage(main);
     else if (page === "sweeps") sweepsPage(main, { id: arg || null }, current.signal);
     else if (page === "playground") await playgroundPage(main, query);

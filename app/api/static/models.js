@@ -1,12 +1,14 @@
-// Models: the registry's models; one model's versions with metrics, its aliases (set, move, remove) and drift.
+// Models: the registry's models; one model's versions with metrics, a version's evaluations, its aliases (set,
+// move, remove) and drift. #/models/NAME?version=N opens version N's evaluation.
 import { api } from "./api.js";
 import { errorBox, formatTime, h, metricsText, toast } from "./dom.js";
 import { driftCard } from "./drift.js";
+import { evaluationsCard } from "./evaluations.js";
 
 export async function modelsPage(main, params) {
   main.replaceChildren(h("h1", {}, params.name ? h("span", {}, h("a", { href: "#/models" }, "Models"), ` / ${params.name}`) : "Models"));
   try {
-    main.append(params.name ? await modelDetail(params.name) : modelList(await api("/models")));
+    main.append(params.name ? await modelDetail(params.name, params.version) : modelList(await api("/models")));
   } catch (error) {
     main.append(errorBox(error));
   }
@@ -27,12 +29,12 @@ function modelList(models) {
   return h("section", { class: "card" }, h("table", {}, h("thead", {}, h("tr", {}, ["name", "latest", "versions", "aliases"].map((c) => h("th", {}, c)))), h("tbody", {}, rows)));
 }
 
-async function modelDetail(name) {
+async function modelDetail(name, selected) {
   const model = await api(`/models/${encodeURIComponent(name)}`);
   const byVersion = {};
   for (const [alias, version] of Object.entries(model.aliases)) (byVersion[version] ||= []).push(alias);
   const rows = model.versions.slice().reverse().map((v) => h("tr", { "data-version": v.version },
-    h("td", {}, `v${v.version}`, v.parent ? h("div", { class: "muted lineage" }, `fine-tuned from ${v.parent.name} v${v.parent.version}`) : null),
+    h("td", {}, h("a", { href: `#/models/${encodeURIComponent(name)}?version=${v.version}`, title: "its evaluations" }, `v${v.version}`), v.parent ? h("div", { class: "muted lineage" }, `fine-tuned from ${v.parent.name} v${v.parent.version}`) : null),
     h("td", {}, formatTime(v.created_at)),
     h("td", {}, v.task, v.classes ? ` (${v.classes.length} classes)` : ""),
     h("td", { class: "mono" }, JSON.stringify(v.input_shape)),
@@ -41,6 +43,7 @@ async function modelDetail(name) {
     h("td", {}, h("a", { href: `#/playground?model=${encodeURIComponent(name)}&version=${v.version}` }, "try it"), v.job_id ? [" · ", h("a", { href: `#/jobs/${v.job_id}` }, "job")] : null)));
   return h("div", {},
     h("section", { class: "card" }, h("table", {}, h("thead", {}, h("tr", {}, ["version", "created", "task", "input", "metrics", "aliases", ""].map((c) => h("th", {}, c)))), h("tbody", {}, rows))),
+    evaluationsCard(name, model.versions, selected),
     aliasForm(name, model),
     driftCard(name, model.versions));
 }
