@@ -1,16 +1,27 @@
-"""PredictInShards strategy: a version scores every row of a dataset through the runtime that serves it, one
-shard of rows at a time (app/batch/output.py); a rerun after a crash skips the shards already written."""
+"""A batch prediction: PredictInShards scores every row of a dataset through the runtime that serves the version,
+one shard of rows at a time (app/batch/output.py; a rerun after a crash skips the shards already written), and
+WriteOutput joins the shards into the job's output file.
+
+Imports no Keras: its child is a light one (app/worker/job_kinds.py). Only a version without a verified ONNX
+export loads Keras, when scoring_context opens its TensorFlow runtime."""
 
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from app.batch.output import Shards, prediction_table
-from app.training.pipeline import Reporter
-from app.worker.scoring import ScoringContext
-from app.worker.sinks import failpoint
+from app.batch.output import Shards, output_name, prediction_table
+from app.jobs.schemas import Job
+from app.jobs.store import JobStore
+from app.settings import Settings
+from app.sweeps.store import SweepStore
+from app.worker.outcomes import Delivery, Plan, failpoint
+from app.worker.scoring import ScoringContext, scoring_context
+
+if TYPE_CHECKING:
+    from app.training.pipeline import Reporter
 
 log = logging.getLogger("maas.child")
 
@@ -40,3 +51,19 @@ class PredictInShards:
             job.report_rows(done)
             failpoint(f"after_shard_{index}")
         return shards
+
+
+class WriteOutput:
+    """A batch prediction's shards joined into its one output file, `<work_dir>/output/predictions.<format>`."""
+
+    def watch(self, job: ScoringContext, reporter: Reporter) -> Reporter:
+        return reporter
+
+    def deliver(self, job: ScoringContext, outcome: Shards) -> Delivery:
+        fmt = job.spec["format"]
+        outcome.join(job.work_dir / "output" / output_name(fmt), fmt)
+        return Delivery(None, {"rows": float(outcome.total_rows)})
+
+
+def plan(job: Job, settings: Settings, store: JobStore, sweeps: SweepStore) -> Plan:
+    return Plan(scoring_context(job, settings, store), PredictInShards(), WriteOutput())

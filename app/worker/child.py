@@ -1,7 +1,9 @@
 """What runs inside a job's child process: load data, build, fit, publish, record the outcome.
 
 The module imports nothing heavy at the top so that the parent can name it as a spawn target; the child itself
-imports Keras once, before it is handed a job, which is what makes a pre-started child start a job at once.
+imports what its jobs need before it is handed one, which is what makes a pre-started child start a job at once:
+Keras and TensorFlow for a training child, only the light kinds' modules for a light one (profile, predict),
+which then never loads TensorFlow.
 """
 
 from __future__ import annotations
@@ -33,10 +35,12 @@ def _exit_when_orphaned(parent_pid: int) -> None:
 
 @dataclass(frozen=True)
 class ChildProfile:
-    """What a child is started for, fixed before it imports Keras: the backend Keras loads, the GPUs it sees."""
+    """What a child is started for, fixed before it imports Keras: the backend Keras loads, the GPUs it sees, and
+    whether it runs a light kind of job (app/worker/job_kinds.py), without importing Keras ahead of it."""
 
     backend: Backend
     gpus: tuple[str, ...] = ()
+    light: bool = False
 
     def apply(self) -> None:
         use_backend(self.backend)
@@ -49,9 +53,12 @@ def child_main(conn: Connection, settings: Settings, parent_pid: int, profile: C
     profile.apply()
     use_compile_cache(settings.cache_dir / "jax")
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    # Import the heavy modules (Keras, TensorFlow) now, while idle, so that a job starts without waiting for them.
+    # Import the job's modules now, while idle (Keras and TensorFlow unless light), so that a job starts at once.
     with quiet_native_startup():
+        from app.worker.job_kinds import import_planners
         from app.worker.job_run import run_job
+
+        import_planners(light=profile.light)
 
     job_id = conn.recv()
     if job_id is not None:

@@ -1,4 +1,5 @@
-"""Evaluate strategy: a version's outputs on a dataset, through the runtime that serves it, scored.
+"""An evaluation: Evaluate scores a version's outputs on a dataset, through the runtime that serves it, and
+StoreEvaluation keeps the result.
 
 The rows are scored chunk by chunk (read from the files of a streamed dataset); the loss and compiled metrics
 come from Keras on the same rows, over the arrays or over a stream of the files."""
@@ -14,8 +15,12 @@ from app.datasets.streamed import RowSplit, StreamedDataset
 from app.evaluation.checks import class_mapping
 from app.evaluation.report import classification_scores, regression_scores
 from app.evaluation.schemas import EvaluatedData, Evaluation
-from app.jobs.schemas import ModelRef
+from app.evaluation.store import EvaluationStore
+from app.jobs.schemas import Job, ModelRef
+from app.jobs.store import JobStore
 from app.registry import ModelVersion
+from app.settings import Settings
+from app.sweeps.store import SweepStore
 from app.training.build import compile_model
 from app.training.data import encode_targets
 from app.training.epochs import StreamedRows
@@ -23,7 +28,8 @@ from app.training.evaluate import compiled_metrics
 from app.training.fit import evaluate_streamed
 from app.training.pipeline import Reporter
 from app.training.spec import TrainingSpec
-from app.worker.scoring import ScoringContext
+from app.worker.outcomes import Delivery, Plan
+from app.worker.scoring import ScoringContext, scoring_context
 
 CHUNK_ROWS = 16_384  # progress is reported once per chunk
 
@@ -69,3 +75,18 @@ def _streamed_metrics(job: ScoringContext, data: StreamedDataset, batch_size: in
     labels = class_mapping(meta, data) if meta.task == "classification" else None
     rows = StreamedRows(data, RowSplit(), lambda y: encode_targets(y, meta.task, loss, n_classes), labels)
     return evaluate_streamed(model, rows, batch_size)
+
+
+class StoreEvaluation:
+    """An evaluation's result goes into the evaluation table; its loss and metrics onto the job too."""
+
+    def watch(self, job: ScoringContext, reporter: Reporter) -> Reporter:
+        return reporter
+
+    def deliver(self, job: ScoringContext, outcome: Evaluation) -> Delivery:
+        EvaluationStore(job.runs.engine).save(outcome)
+        return Delivery(None, dict(outcome.metrics))
+
+
+def plan(job: Job, settings: Settings, store: JobStore, sweeps: SweepStore) -> Plan:
+    return Plan(scoring_context(job, settings, store), Evaluate(), StoreEvaluation())

@@ -2,12 +2,17 @@
 from checkpoints), hand the outcome to its sink (publish a version, stage a sweep trial, store an evaluation,
 write a batch's output), record how it ended.
 
-Imported only in the child: it pulls in Keras and TensorFlow.
+Imports no Keras itself: the job's kind's planner brings in what that kind needs (job_kinds), so a profile or
+batch-prediction child never loads TensorFlow.
 """
 
 from __future__ import annotations
 
 import logging
+import resource
+import shutil
+import sys
+from pathlib import Path
 
 from app.errors import ClaimLost
 from app.jobs.schemas import Job, JobError, JobStatus
@@ -15,10 +20,8 @@ from app.jobs.store import JobStore
 from app.registry.retry import StorageUnavailable
 from app.settings import Settings
 from app.sweeps.store import SweepStore
-from app.training.checkpoints import Checkpoints
 from app.worker.job_kinds import plan_for
-from app.worker.reporters import StoreReporter
-from app.worker.sinks import TrialPruned
+from app.worker.outcomes import TrialPruned
 
 log = logging.getLogger("maas.child")
 
@@ -30,17 +33,27 @@ def run_job(job_id: str, settings: Settings) -> None:
         job = store.read_job(job_id)
         if job.status == JobStatus.RUNNING and job.worker is not None:  # else cancelled before this child started
             _run(store, SweepStore(store.engine), job, settings)
+            log.info("job %s (%s) ended; %s", job.id, job.kind.value, child_footprint())
     finally:
         store.close()
+
+
+def child_footprint() -> str:
+    """What this child cost, for an operator sizing workers: its peak RSS (Linux reports ru_maxrss in KiB), and
+    whether it loaded TensorFlow (a profile or batch-prediction child does not, unless its version had no
+    verified ONNX export)."""
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    loaded = "tensorflow" in sys.modules or "keras" in sys.modules
+    return f"peak RSS {peak_mib:.0f} MiB, Keras/TensorFlow {'loaded' if loaded else 'not loaded'}"
 
 
 def _run(store: JobStore, sweeps: SweepStore, job: Job, settings: Settings) -> None:
     assert job.worker is not None
     worker_id = job.worker.id
-    checkpoints = Checkpoints(settings.jobs_dir / job.id / "checkpoints")
+    checkpoints = _Checkpoints(settings.jobs_dir / job.id / "checkpoints")
     try:
         plan = plan_for(job, settings, store, sweeps)
-        reporter = plan.sink.watch(plan.context, StoreReporter(store.runs, job.id, worker_id))
+        reporter = plan.sink.watch(plan.context, plan.reporter)
         outcome = plan.strategy.run(plan.context, reporter)
         delivered = plan.sink.deliver(plan.context, outcome)
     except TrialPruned as pruned:
@@ -68,7 +81,18 @@ def _run(store: JobStore, sweeps: SweepStore, job: Job, settings: Settings) -> N
     checkpoints.clear()
 
 
-def _retry_later(store: JobStore, job: Job, worker_id: str, exc: StorageUnavailable, checkpoints: Checkpoints) -> None:
+class _Checkpoints:
+    """A job's checkpoint folder (app/training/checkpoints.py writes it), cleared once the job ended; named
+    without that module, which imports Keras."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def clear(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _retry_later(store: JobStore, job: Job, worker_id: str, exc: StorageUnavailable, checkpoints: _Checkpoints) -> None:
     """Storage failed, not the job: keep its training for another attempt while it has retries left."""
     message = f"{exc} (attempt {job.attempts}); no retries left"
     moved = store.runs.retry_later(job.id, worker_id, JobError(type="StorageUnavailable", message=message[:2000]))

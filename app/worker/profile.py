@@ -2,6 +2,8 @@
 outcome becomes the dataset's record: `ready` with rows, features, task, classes, statistics and hash, or
 `failed` with the error (the job then fails with the same message).
 
+Imports no Keras: its child is a light one (app/worker/job_kinds.py).
+
 Progress counts `rows` against `total_rows`, which Parquet footers give up front; a CSV's total is known only at
 the end.
 """
@@ -9,6 +11,7 @@ the end.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from app.datasets.files import list_units
 from app.datasets.loading import Catalog, open_catalog
@@ -19,8 +22,11 @@ from app.jobs.runs import JobRuns
 from app.jobs.schemas import Job
 from app.jobs.store import JobStore
 from app.settings import Settings
-from app.training.pipeline import Reporter
-from app.worker.sinks import Delivery
+from app.sweeps.store import SweepStore
+from app.worker.outcomes import Delivery, Plan
+
+if TYPE_CHECKING:
+    from app.training.pipeline import Reporter
 
 
 class ProfileFailed(Exception):
@@ -111,3 +117,7 @@ class UpdateRecord:
         if outcome.status == "failed":
             raise ProfileFailed(outcome.error)
         return Delivery(None, {"rows": float(rows)})
+
+
+def plan(job: Job, settings: Settings, store: JobStore, sweeps: SweepStore) -> Plan:
+    return Plan(profile_context(job, settings, store), ProfileDataset(), UpdateRecord())

@@ -1,15 +1,12 @@
-"""Where a job's result goes: a sink may watch training through the reporter, then delivers the outcome."""
+"""Where a training job's result goes: a sink may watch training through the reporter, then delivers the
+outcome. The scoring kinds' sinks live with their strategies (app/worker/evaluate.py, batch_predict.py), and
+profiling's in app/worker/profile.py, so that their children need not import the training modules."""
 
 from __future__ import annotations
 
 import logging
-import os
-from dataclasses import dataclass
 from typing import Any, Protocol
 
-from app.batch.output import Shards, output_name
-from app.evaluation.schemas import Evaluation
-from app.evaluation.store import EvaluationStore
 from app.jobs.schemas import ModelRef
 from app.registry import open_registry
 from app.registry.retry import with_retries
@@ -20,19 +17,9 @@ from app.training.fit import EpochTime, Logs
 from app.training.pipeline import Outcome, Reporter
 from app.training.publish import publish_model, stage_trial_model
 from app.worker.context import JobContext
-from app.worker.scoring import ScoringContext
+from app.worker.outcomes import Delivery, TrialPruned, failpoint
 
 log = logging.getLogger("maas.child")
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """What the job's row records once its outcome is delivered: the version it published (if any), its final
-    metrics and held-out test metrics."""
-
-    model: ModelRef | None
-    final: dict[str, float | None]
-    test: dict[str, float | None] | None = None
 
 
 class Sink(Protocol):
@@ -43,13 +30,6 @@ class Sink(Protocol):
     def deliver(self, job: Any, outcome: Any) -> Delivery:
         """Put the outcome where it goes."""
         ...
-
-
-def failpoint(name: str) -> None:
-    """Die here, as a crash would, when MAAS_FAILPOINT names this point: lets the crash tests hit the exact
-    moment they are about (e.g. between publishing a model and recording it), which a timed kill cannot."""
-    if os.environ.get("MAAS_FAILPOINT") == name:
-        os._exit(137)
 
 
 class PublishVersion:
@@ -70,12 +50,6 @@ class PublishVersion:
         )
         failpoint("after_publish")
         return Delivery(ModelRef(name=version.name, version=version.version), outcome.fit.final, outcome.test)
-
-
-class TrialPruned(Exception):
-    def __init__(self, epoch: int) -> None:
-        super().__init__(f"pruned after epoch {epoch}")
-        self.epoch = epoch
 
 
 class TrialReporter(Reporter):
@@ -122,26 +96,3 @@ class SweepTrial:
     def deliver(self, job: JobContext, outcome: Outcome) -> Delivery:
         stage_trial_model(job.work_dir, job.job_id, job.spec, job.data, outcome)
         return Delivery(None, outcome.fit.final, outcome.test)
-
-
-class StoreEvaluation:
-    """An evaluation's result goes into the evaluation table; its loss and metrics onto the job too."""
-
-    def watch(self, job: ScoringContext, reporter: Reporter) -> Reporter:
-        return reporter
-
-    def deliver(self, job: ScoringContext, outcome: Evaluation) -> Delivery:
-        EvaluationStore(job.runs.engine).save(outcome)
-        return Delivery(None, dict(outcome.metrics))
-
-
-class WriteOutput:
-    """A batch prediction's shards joined into its one output file, `<work_dir>/output/predictions.<format>`."""
-
-    def watch(self, job: ScoringContext, reporter: Reporter) -> Reporter:
-        return reporter
-
-    def deliver(self, job: ScoringContext, outcome: Shards) -> Delivery:
-        fmt = job.spec["format"]
-        outcome.join(job.work_dir / "output" / output_name(fmt), fmt)
-        return Delivery(None, {"rows": float(outcome.total_rows)})
