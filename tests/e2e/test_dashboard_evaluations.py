@@ -9,16 +9,15 @@ from typing import Any
 
 import pytest
 
-from tests.e2e import test_dashboard as dashboard
+from tests.e2e import test_dashboard
 from tests.e2e.server import Server
+from tests.e2e.test_dashboard import By, screenshot, wait_for  # (that module skips this one when selenium is missing)
 from tests.support import digits_spec
 
 pytestmark = pytest.mark.browser
 
-By = pytest.importorskip("selenium.webdriver.common.by").By
 LABELS = [str(digit) for digit in range(10)]
-browser = dashboard.browser  # headless Chromium, as the dashboard's other tests drive it
-wait_for, screenshot = dashboard.wait_for, dashboard.screenshot
+browser = test_dashboard.browser  # the same headless Chromium fixture (skips when Chromium is missing)
 
 
 @pytest.fixture(scope="module")
