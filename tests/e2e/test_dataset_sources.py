@@ -13,6 +13,8 @@ from tests.api.test_dataset_sources import table, write_parquet_parts
 from tests.e2e.server import Server
 from tests.support import iris_spec
 
+ROWS = 6_000  # two Parquet parts, each a row group: enough to show the profile reads every file
+
 
 @pytest.fixture
 def sourced(tmp_path: Path) -> Iterator[tuple[Server, Path]]:
@@ -25,23 +27,23 @@ def sourced(tmp_path: Path) -> Iterator[tuple[Server, Path]]:
 
 def test_a_registered_source_is_profiled_by_a_worker_child(sourced: tuple[Server, Path]) -> None:
     server, sources = sourced
-    frame = table(rows=20_000, seed=3)
+    frame = table(rows=ROWS, seed=3)
     write_parquet_parts(frame, sources / "train", parts=2)
     body = {"name": "big", "source": f"file://{sources}/train/", "format": "parquet", "target": "label"}
     registered = server.http.post("/datasets", json=body)
     assert registered.status_code == 202, registered.text
     (job,) = server.http.get("/jobs", params={"kind": "profile"}).json()
     done = server.wait_finished(job["id"])
-    assert done["worker"]["pid"] is not None and done["progress"]["rows"] == 20_000
+    assert done["worker"]["pid"] is not None and done["progress"]["rows"] == ROWS
 
     info = server.http.get(registered.headers["location"]).json()
-    assert (info["status"], info["rows"], info["classes"]) == ("ready", 20_000, ["cat", "dog", "eel"])
+    assert (info["status"], info["rows"], info["classes"]) == ("ready", ROWS, ["cat", "dog", "eel"])
     x = frame.drop(columns="label").to_numpy(np.float32).astype(np.float64)
     np.testing.assert_allclose(info["feature_mean"], x.mean(axis=0), rtol=1e-9)
     np.testing.assert_allclose(info["feature_std"], x.std(axis=0), rtol=1e-9)
 
     trained = server.wait_finished(
-        server.train(iris_spec(epochs=2, model_name="big-mlp", dataset={"id": info["id"]}))["id"]
+        server.train(iris_spec(epochs=1, model_name="big-mlp", dataset={"id": info["id"]}))["id"]
     )
     version = server.http.get(f"/models/big-mlp/versions/{trained['model']['version']}").json()
     assert version["input_shape"][1:] == [12] and version["classes"] == ["cat", "dog", "eel"]
