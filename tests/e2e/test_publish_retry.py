@@ -12,13 +12,16 @@ import errno
 import os
 import subprocess
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 from app.registry.retry import is_transient
-from tests.e2e.server import MAAS, Server, maas_env
+from tests.e2e.server import MAAS, TERMINAL, Server, maas_env
 from tests.support import iris_spec
 
 HOUR = 3600
@@ -31,7 +34,7 @@ def staging(data_dir: Path) -> list[str]:
 def test_a_publish_that_fails_twice_is_retried_in_place_and_publishes_once(data_dir: Path, tmp_path: Path) -> None:
     server = Server(data_dir, tmp_path / "server.log", MAAS_FAILPOINT="registry_full:2")
     try:
-        done = server.wait_finished(server.train(iris_spec(epochs=3, model_name="retried"))["id"])
+        done = server.wait_finished(server.train(iris_spec(epochs=1, model_name="retried"))["id"])
         assert done["attempts"] == 1 and done["model"] == {"name": "retried", "version": 1}
         assert [v["version"] for v in server.http.get("/models/retried").json()["versions"]] == [1]
         log = server.log_path.read_text()
@@ -41,41 +44,64 @@ def test_a_publish_that_fails_twice_is_retried_in_place_and_publishes_once(data_
         server.stop()
 
 
-def test_a_publish_that_keeps_failing_is_requeued_with_its_checkpoints_then_fails_saying_why(
-    data_dir: Path, tmp_path: Path
-) -> None:
-    server = Server(data_dir, tmp_path / "server.log", MAAS_FAILPOINT="registry_full")
+@dataclass
+class FullDisk:
+    """A server whose every publish fails, and the two jobs it was given at once: `full-disk` (one retry) and
+    `freed` (five). Two job slots run them side by side, so that their publishes' waits between tries overlap."""
+
+    server: Server
+    data_dir: Path
+    log_dir: Path
+    jobs: dict[str, dict[str, Any]]
+
+
+@pytest.fixture(scope="module")
+def full_disk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FullDisk]:
+    home = tmp_path_factory.mktemp("full-disk")
+    server = Server(
+        home / "data", home / "full.log", MAAS_FAILPOINT="registry_full", MAAS_SHUTDOWN_GRACE_S="1", MAAS_WORKERS="2"
+    )
     try:
-        job = server.train(iris_spec(epochs=3, model_name="full-disk", max_retries=1))
-        checkpoints = data_dir / "jobs" / job["id"] / "checkpoints"
-        second = server.wait_for(job["id"], lambda j: j["attempts"] == 2 or j["status"] == "failed")
-        assert second["attempts"] == 2 and second["error"] is None, "requeued, not failed, after the first attempt"
-        done = server.wait_for(job["id"], lambda j: j["status"] == "failed", timeout=120)
-        assert done["attempts"] == 2
-        assert done["resumed_from"]["epoch"] == 3, "the second attempt resumed after the last epoch: no retraining"
-        assert len(done["metrics"]["history"]["loss"]) == 3
-        assert done["error"]["type"] == "StorageUnavailable"
-        message = done["error"]["message"]
-        assert "failed 5 times in a row" in message and "No space left on device" in message
-        assert "full-disk" in message and "no retries left" in message
-        assert not checkpoints.exists(), "a failed job's checkpoints are removed"
-        assert server.http.get("/models/full-disk").status_code == 404
-        assert staging(data_dir) == []
+        jobs = {
+            "full-disk": server.train(iris_spec(epochs=2, model_name="full-disk", max_retries=1)),
+            "freed": server.train(iris_spec(epochs=2, model_name="freed", max_retries=5)),
+        }
+        yield FullDisk(server=server, data_dir=home / "data", log_dir=home, jobs=jobs)
     finally:
         server.stop()
 
 
-def test_once_the_disk_has_room_again_the_requeued_job_only_publishes(data_dir: Path, tmp_path: Path) -> None:
-    server = Server(data_dir, tmp_path / "full.log", MAAS_FAILPOINT="registry_full", MAAS_SHUTDOWN_GRACE_S="1")
-    job = server.train(iris_spec(epochs=4, model_name="freed", max_retries=5))
+def test_a_publish_that_keeps_failing_is_requeued_with_its_checkpoints_then_fails_saying_why(
+    full_disk: FullDisk,
+) -> None:
+    server, data_dir, job = full_disk.server, full_disk.data_dir, full_disk.jobs["full-disk"]
+    checkpoints = data_dir / "jobs" / job["id"] / "checkpoints"
+    second = server.wait_for(job["id"], lambda j: j["attempts"] == 2 or j["status"] == "failed")
+    assert second["attempts"] == 2 and second["error"] is None, "requeued, not failed, after the first attempt"
+    done = server.wait_for(job["id"], lambda j: j["status"] == "failed", timeout=120)
+    assert done["attempts"] == 2
+    assert done["resumed_from"]["epoch"] == 2, "the second attempt resumed after the last epoch: no retraining"
+    assert len(done["metrics"]["history"]["loss"]) == 2
+    assert done["error"]["type"] == "StorageUnavailable"
+    message = done["error"]["message"]
+    assert "failed 5 times in a row" in message and "No space left on device" in message
+    assert "full-disk" in message and "no retries left" in message
+    assert not checkpoints.exists(), "a failed job's checkpoints are removed"
+    assert server.http.get("/models/full-disk").status_code == 404
+    assert staging(data_dir) == []
+
+
+def test_once_the_disk_has_room_again_the_requeued_job_only_publishes(full_disk: FullDisk) -> None:
+    server, data_dir, job = full_disk.server, full_disk.data_dir, full_disk.jobs["freed"]
     before = server.wait_for(job["id"], lambda j: j["attempts"] >= 2)
     assert (data_dir / "jobs" / job["id"] / "checkpoints").is_dir(), "kept across the requeue"
+    server.wait_for(full_disk.jobs["full-disk"]["id"], lambda j: j["status"] in TERMINAL)  # the other test's job
     server.stop()
 
-    server = Server(data_dir, tmp_path / "freed.log")
+    server = Server(data_dir, full_disk.log_dir / "freed.log")
     try:
         done = server.wait_finished(job["id"])
-        assert done["model"] == {"name": "freed", "version": 1} and done["resumed_from"]["epoch"] == 4
+        assert done["model"] == {"name": "freed", "version": 1} and done["resumed_from"]["epoch"] == 2
         assert done["metrics"]["history"]["loss"] == before["metrics"]["history"]["loss"], "trained once"
         model = server.http.get("/models/freed").json()
         assert [(v["version"], v["job_id"]) for v in model["versions"]] == [(1, job["id"])]
