@@ -20,7 +20,7 @@ import numpy as np
 
 from app.datasets.files import BATCH_ROWS, Unit, iter_tables, list_units, read_unit, to_arrays
 from app.datasets.schemas import DatasetInfo
-from app.datasets.types import Dataset
+from app.datasets.types import Dataset, describe
 
 SAMPLE_ROWS = 2048
 KEY_ROWS = 1 << 20  # row keys are counted this many at a time
@@ -107,15 +107,7 @@ class StreamedDataset:
 
     def describe(self) -> dict[str, object]:
         """What the registry records about the training data (as `Dataset.describe`), plus where it lies."""
-        return {
-            "name": self.name,
-            "rows": self.rows,
-            "feature_shape": self.feature_shape,
-            "task": self.task,
-            "classes": self.classes,
-            "sha256": self.sha256,
-            "source": self.info.source,
-        }
+        return {**describe(self), "source": self.info.source}
 
     @property
     def moments(self) -> tuple[np.ndarray, np.ndarray]:

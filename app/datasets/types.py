@@ -4,11 +4,45 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 import numpy as np
 
 Task = Literal["classification", "regression"]
+
+
+class Described(Protocol):
+    """What `describe` reads: an in-memory `Dataset` and a `StreamedDataset` both answer it."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def task(self) -> Task: ...
+
+    @property
+    def classes(self) -> list[str] | None: ...
+
+    @property
+    def rows(self) -> int: ...
+
+    @property
+    def feature_shape(self) -> list[int]: ...
+
+    @property
+    def sha256(self) -> str: ...
+
+
+def describe(data: Described) -> dict[str, object]:
+    """What the registry records about the training data, the same fields however the data is held."""
+    return {
+        "name": data.name,
+        "rows": data.rows,
+        "feature_shape": data.feature_shape,
+        "task": data.task,
+        "classes": data.classes,
+        "sha256": data.sha256,
+    }
 
 
 @dataclass(frozen=True)
@@ -51,11 +85,4 @@ class Dataset:
 
     def describe(self) -> dict[str, object]:
         """What the registry records about the training data."""
-        return {
-            "name": self.name,
-            "rows": self.rows,
-            "feature_shape": self.feature_shape,
-            "task": self.task,
-            "classes": self.classes,
-            "sha256": self.sha256,
-        }
+        return describe(self)
