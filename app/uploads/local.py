@@ -26,8 +26,8 @@ from app.datasets.catalog import ID_PATTERN, METADATA, DatasetCatalog, new_recor
 from app.datasets.schemas import DatasetInfo
 from app.datasets.service import delete_dataset
 from app.durable import fsync_dir
-from app.errors import TooLarge
-from app.uploads.errors import OffsetMismatch, UploadBusy, UploadNotFound
+from app.uploads.body import BoundedBody, check_start
+from app.uploads.errors import UploadBusy, UploadNotFound
 from app.uploads.hashing import RunningHashes, hash_stream
 from app.uploads.metadata import UploadMetadata
 from app.uploads.state import UploadState, read_state, write_state
@@ -89,28 +89,23 @@ class LocalUploads:
         goes away mid-body; a body that would run past Upload-Length is refused (413) and changes nothing."""
         with self._locked(state) as f:
             size = os.fstat(f.fileno()).st_size
-            if offset != size:
-                raise OffsetMismatch(f"Upload-Offset is {offset} but the upload holds {size} bytes: resume at {size}")
-            if declared is not None and offset + declared > state.length:
-                raise self._past_length(state, offset + declared)
+            check_start(state, offset=offset, size=size, declared=declared)
             digest = await self._digest_at(state, size)
-            before, written, overflow = digest.copy(), 0, False
+            before, written = digest.copy(), 0
+            body = BoundedBody(state, offset=offset, chunks=chunks)
             try:
-                async for chunk in chunks:
-                    if offset + written + len(chunk) > state.length:
-                        overflow = True
-                        break
+                async for chunk in body:
                     f.write(chunk)
                     digest.update(chunk)
                     written += len(chunk)
             finally:
                 await asyncio.to_thread(_sync, f)
                 self.hashes.keep(state.id, offset + written, digest)
-            if overflow:
+            if body.overflowed:
                 f.truncate(offset)
                 await asyncio.to_thread(_sync, f)
                 self.hashes.keep(state.id, offset, before)
-                raise self._past_length(state, offset + written + len(chunk))
+                raise body.refusal()
         return offset + written
 
     async def finish(self, state: UploadState) -> DatasetInfo:
@@ -188,7 +183,3 @@ class LocalUploads:
     @staticmethod
     def _gone(state: UploadState) -> UploadNotFound:
         return UploadNotFound(f"upload {state.id} was terminated or its dataset deleted")
-
-    @staticmethod
-    def _past_length(state: UploadState, end: int) -> TooLarge:
-        return TooLarge(f"the body would end at byte {end}, past the upload's Upload-Length of {state.length} bytes")

@@ -26,8 +26,8 @@ from app.datasets.catalog import ID_PATTERN, new_record
 from app.datasets.remote_catalog import ObjectDatasetCatalog
 from app.datasets.schemas import DatasetInfo
 from app.datasets.service import delete_dataset
-from app.errors import TooLarge
-from app.uploads.errors import OffsetMismatch, UploadNotFound
+from app.uploads.body import BoundedBody, check_start
+from app.uploads.errors import UploadNotFound
 from app.uploads.hashing import RunningHashes, hash_stream
 from app.uploads.metadata import UploadMetadata
 from app.uploads.state import STATE, UploadState
@@ -95,20 +95,15 @@ class ObjectUploads:
         """Write the body at `offset` as parts (and a tail); the new offset. What arrived before the client went
         away is stored; a body past Upload-Length is refused (413) and the upload left as it was."""
         size = self.offset(state)
-        if offset != size:
-            raise OffsetMismatch(f"Upload-Offset is {offset} but the upload holds {size} bytes: resume at {size}")
-        if declared is not None and offset + declared > state.length:
-            raise _past_length(state, offset + declared)
+        check_start(state, offset=offset, size=size, declared=declared)
         digest = self.hashes.take(state.id, size)
         with tempfile.TemporaryFile(prefix="maas-upload-") as buffer:
             if state.tail:
                 buffer.write(await asyncio.to_thread(self.fs.cat_file, self._tail(state.id)))
-            current, received, overflow = state, 0, False
+            current, received = state, 0
+            body = BoundedBody(state, offset=offset, chunks=chunks)
             try:
-                async for chunk in chunks:
-                    if offset + received + len(chunk) > state.length:
-                        overflow = True
-                        break
+                async for chunk in body:
                     buffer.write(chunk)
                     received += len(chunk)
                     if digest is not None:
@@ -116,13 +111,13 @@ class ObjectUploads:
                     if buffer.tell() >= state.part_bytes:
                         current = await asyncio.to_thread(self._send_part, current, buffer)
             finally:
-                if not overflow and received:
+                if not body.overflowed and received:
                     current = await asyncio.to_thread(self._save_tail, current, buffer)
                     if digest is not None:
                         self.hashes.keep(state.id, offset + received, digest)
-            if overflow:  # back to the state before this PATCH: the parts it sent are overwritten by the next one
+            if body.overflowed:  # back to the state before this PATCH: the next one overwrites its parts
                 await asyncio.to_thread(self._write_state, state)
-                raise _past_length(state, offset + received + len(chunk))
+                raise body.refusal()
         return self.offset(current)
 
     async def finish(self, state: ObjectUploadState) -> DatasetInfo:
@@ -227,7 +222,3 @@ class ObjectUploads:
         """The data object's bucket and key."""
         bucket, _, key = f"{self._folder(upload_id)}/data.{fmt}".partition("/")
         return bucket, key
-
-
-def _past_length(state: UploadState, end: int) -> TooLarge:
-    return TooLarge(f"the body would end at byte {end}, past the upload's Upload-Length of {state.length} bytes")
