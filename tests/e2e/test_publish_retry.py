@@ -31,50 +31,64 @@ def staging(data_dir: Path) -> list[str]:
     return sorted(p.name for p in (data_dir / "registry" / ".staging").iterdir())
 
 
-def test_a_publish_that_fails_twice_is_retried_in_place_and_publishes_once(data_dir: Path, tmp_path: Path) -> None:
-    server = Server(data_dir, tmp_path / "server.log", MAAS_FAILPOINT="registry_full:2")
-    try:
-        done = server.wait_finished(server.train(iris_spec(epochs=1, model_name="retried"))["id"])
-        assert done["attempts"] == 1 and done["model"] == {"name": "retried", "version": 1}
-        assert [v["version"] for v in server.http.get("/models/retried").json()["versions"]] == [1]
-        log = server.log_path.read_text()
-        assert "No space left on device (MAAS_FAILPOINT=registry_full)" in log and "try 3 of 5" in log
-        assert staging(data_dir) == [], "each failed try's staged copy of the model was removed"
-    finally:
-        server.stop()
-
-
 @dataclass
-class FullDisk:
-    """A server whose every publish fails, and the two jobs it was given at once: `full-disk` (one retry) and
-    `freed` (five). Two job slots run them side by side, so that their publishes' waits between tries overlap."""
+class Publishes:
+    """The module's two servers, started together and each given its jobs at once so that their publishes' waits
+    between tries overlap: `retried` fails each job process's first two publishes; `full` fails every publish,
+    and runs its jobs `full-disk` (one retry) and `freed` (five) side by side in two slots."""
 
-    server: Server
-    data_dir: Path
+    retried: Server
+    retried_dir: Path
+    retried_job: dict[str, Any]
+    full: Server
+    full_dir: Path
     log_dir: Path
     jobs: dict[str, dict[str, Any]]
 
 
 @pytest.fixture(scope="module")
-def full_disk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FullDisk]:
-    home = tmp_path_factory.mktemp("full-disk")
-    server = Server(
-        home / "data", home / "full.log", MAAS_FAILPOINT="registry_full", MAAS_SHUTDOWN_GRACE_S="1", MAAS_WORKERS="2"
+def publishes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Publishes]:
+    home = tmp_path_factory.mktemp("publishes")
+    full = Server(
+        home / "full", home / "full.log", MAAS_FAILPOINT="registry_full", MAAS_SHUTDOWN_GRACE_S="1", MAAS_WORKERS="2"
     )
     try:
         jobs = {
-            "full-disk": server.train(iris_spec(epochs=2, model_name="full-disk", max_retries=1)),
-            "freed": server.train(iris_spec(epochs=2, model_name="freed", max_retries=5)),
+            "full-disk": full.train(iris_spec(epochs=2, model_name="full-disk", max_retries=1)),
+            "freed": full.train(iris_spec(epochs=2, model_name="freed", max_retries=5)),
         }
-        yield FullDisk(server=server, data_dir=home / "data", log_dir=home, jobs=jobs)
+        retried = Server(home / "retried", home / "retried.log", MAAS_FAILPOINT="registry_full:2")
+        try:
+            retried_job = retried.train(iris_spec(epochs=1, model_name="retried"))
+            yield Publishes(
+                retried=retried,
+                retried_dir=home / "retried",
+                retried_job=retried_job,
+                full=full,
+                full_dir=home / "full",
+                log_dir=home,
+                jobs=jobs,
+            )
+        finally:
+            retried.stop()
     finally:
-        server.stop()
+        full.stop()
+
+
+def test_a_publish_that_fails_twice_is_retried_in_place_and_publishes_once(publishes: Publishes) -> None:
+    server = publishes.retried
+    done = server.wait_finished(publishes.retried_job["id"])
+    assert done["attempts"] == 1 and done["model"] == {"name": "retried", "version": 1}
+    assert [v["version"] for v in server.http.get("/models/retried").json()["versions"]] == [1]
+    log = server.log_path.read_text()
+    assert "No space left on device (MAAS_FAILPOINT=registry_full)" in log and "try 3 of 5" in log
+    assert staging(publishes.retried_dir) == [], "each failed try's staged copy of the model was removed"
 
 
 def test_a_publish_that_keeps_failing_is_requeued_with_its_checkpoints_then_fails_saying_why(
-    full_disk: FullDisk,
+    publishes: Publishes,
 ) -> None:
-    server, data_dir, job = full_disk.server, full_disk.data_dir, full_disk.jobs["full-disk"]
+    server, data_dir, job = publishes.full, publishes.full_dir, publishes.jobs["full-disk"]
     checkpoints = data_dir / "jobs" / job["id"] / "checkpoints"
     second = server.wait_for(job["id"], lambda j: j["attempts"] == 2 or j["status"] == "failed")
     assert second["attempts"] == 2 and second["error"] is None, "requeued, not failed, after the first attempt"
@@ -88,17 +102,18 @@ def test_a_publish_that_keeps_failing_is_requeued_with_its_checkpoints_then_fail
     assert "full-disk" in message and "no retries left" in message
     assert not checkpoints.exists(), "a failed job's checkpoints are removed"
     assert server.http.get("/models/full-disk").status_code == 404
-    assert staging(data_dir) == []
+    # Ten failed tries left nothing staged: at most the one copy `freed`, publishing beside it, may hold right now.
+    assert len(staging(data_dir)) <= 1
 
 
-def test_once_the_disk_has_room_again_the_requeued_job_only_publishes(full_disk: FullDisk) -> None:
-    server, data_dir, job = full_disk.server, full_disk.data_dir, full_disk.jobs["freed"]
+def test_once_the_disk_has_room_again_the_requeued_job_only_publishes(publishes: Publishes) -> None:
+    server, data_dir, job = publishes.full, publishes.full_dir, publishes.jobs["freed"]
     before = server.wait_for(job["id"], lambda j: j["attempts"] >= 2)
     assert (data_dir / "jobs" / job["id"] / "checkpoints").is_dir(), "kept across the requeue"
-    server.wait_for(full_disk.jobs["full-disk"]["id"], lambda j: j["status"] in TERMINAL)  # the other test's job
+    server.wait_for(publishes.jobs["full-disk"]["id"], lambda j: j["status"] in TERMINAL)  # the other test's job
     server.stop()
 
-    server = Server(data_dir, full_disk.log_dir / "freed.log")
+    server = Server(data_dir, publishes.log_dir / "freed.log")
     try:
         done = server.wait_finished(job["id"])
         assert done["model"] == {"name": "freed", "version": 1} and done["resumed_from"]["epoch"] == 2
