@@ -4,54 +4,21 @@ alias, and the API-key prompt. Screenshots go to tmp_path (and to $MAAS_DASHBOAR
 
 from __future__ import annotations
 
-import os
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.e2e.conftest import screenshot, wait_for
 from tests.e2e.server import Server
 from tests.support import iris_spec
 
 pytestmark = pytest.mark.browser
 
-webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install -e '.[test]')")
-from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
+pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install -e '.[test]')")
 from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-FLAGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--window-size=1280,1000",
-]
 EPOCHS = 6
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    if not (os.access(CHROMIUM, os.X_OK) and os.access(CHROMEDRIVER, os.X_OK)):
-        pytest.skip("Chromium or chromedriver is missing: apt-get install chromium chromium-driver (.ci/run does)")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in [*FLAGS, f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"]:
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
-    driver.set_page_load_timeout(60)
-    yield driver
-    driver.quit()
 
 
 @pytest.fixture(scope="module")
@@ -61,24 +28,9 @@ def iris_job(server: Server) -> dict[str, Any]:
     return server.train(spec)
 
 
-def wait_for(driver: Any, condition: Any, timeout: float = 120) -> Any:
-    """Wait until `condition` holds; the page re-renders as live data arrives, so an element found a moment
-    ago may be gone: that only means "look again"."""
-    return WebDriverWait(
-        driver, timeout, poll_frequency=0.2, ignored_exceptions=(StaleElementReferenceException,)
-    ).until(condition)
-
-
 def curve_points(driver: Any, series: str) -> int:
     lines = driver.find_elements(By.CSS_SELECTOR, f'[data-chart="loss"] polyline[data-series="{series}"]')
     return len(lines[0].get_attribute("points").split()) if lines else 0
-
-
-def screenshot(driver: Any, path: Path) -> None:
-    driver.save_screenshot(str(path))
-    assert path.stat().st_size > 10_000
-    if target := os.environ.get("MAAS_DASHBOARD_SCREENSHOT"):
-        shutil.copyfile(path, target)
 
 
 def test_the_jobs_page_draws_the_loss_curve_live_and_for_the_finished_job(

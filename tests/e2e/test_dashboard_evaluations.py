@@ -9,15 +9,16 @@ from typing import Any
 
 import pytest
 
-from tests.e2e import test_dashboard
+from tests.e2e.conftest import screenshot, wait_for
 from tests.e2e.server import Server
-from tests.e2e.test_dashboard import By, screenshot, wait_for  # (that module skips this one when selenium is missing)
 from tests.support import digits_spec
 
 pytestmark = pytest.mark.browser
 
+pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install -e '.[test]')")
+from selenium.webdriver.common.by import By  # noqa: E402
+
 LABELS = [str(digit) for digit in range(10)]
-browser = test_dashboard.browser  # the same headless Chromium fixture (skips when Chromium is missing)
 
 
 @pytest.fixture(scope="module")
