@@ -33,7 +33,6 @@ def run_job(job_id: str, settings: Settings) -> None:
         job = store.read_job(job_id)
         if job.status == JobStatus.RUNNING and job.worker is not None:  # else cancelled before this child started
             _run(store, SweepStore(store.engine), job, settings)
-            log.info("job %s (%s) ended; %s", job.id, job.kind.value, child_footprint())
     finally:
         store.close()
 
@@ -74,6 +73,8 @@ def _run(store: JobStore, sweeps: SweepStore, job: Job, settings: Settings) -> N
     # The checkpoints go only once the outcome is recorded: if recording fails, this process dies with the
     # error, the supervisor retries the job, and the rerun resumes after the last epoch and delivers again
     # (a published version is given back, not published twice).
+    # Logged before the job is recorded: once it is, the supervisor may end this process at any moment.
+    log.info("job %s (%s) delivered; %s", job.id, job.kind.value, child_footprint())
     model = delivered.model
     store.runs.succeed(job.id, worker_id, model=model, final=delivered.final, test=delivered.test)
     if model is not None:

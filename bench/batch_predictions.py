@@ -1,0 +1,149 @@
+"""A batch prediction through a real `maas serve`'s worker against ONNX Runtime in this process: rows/s and the
+prediction child's peak RSS.
+
+Generates the MNIST-shaped Parquet file of `bench/big_data.py`, starts a real `maas serve` (one embedded worker, no
+pre-started child, SQLite in a temp dir) with the file's folder in MAAS_DATASET_SOURCES, registers it, trains the
+784-128-64-10 MLP on it for one epoch (its version is served by ONNX Runtime), then runs `POST /batch-predictions`
+over the whole file. While the job runs, every process under the server is sampled for its peak resident set
+(VmHWM); the child also logs its own peak and whether it loaded Keras/TensorFlow when the job ends. The baseline is
+the same version's ONNX file scored in this process through the runtime the worker uses (one thread), over the
+rows already in memory, at the job's batch size. Rates: rows / the job's running time (started_at..finished_at:
+child start, reading the file, scoring, writing the shards and the output) and rows / the in-process scoring time.
+The issue's targets: the child's peak < 1 GB, the job's rate >= 0.7x in-process.
+
+    .venv/bin/python bench/batch_predictions.py [--rows 200000] [--batch-size 1024]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import big_data  # bench/big_data.py: this script's own directory comes first on sys.path
+import httpx
+import numpy as np
+import pyarrow.parquet as pq
+import serving  # bench/serving.py
+from profiling import descendants, memory_mib  # bench/profiling.py
+
+MAAS = str(Path(sys.executable).with_name("maas"))
+
+
+def wait_finished(client: httpx.Client, job_id: str, sample: list[int] | None = None) -> dict[str, Any]:
+    """Poll the job until it ends; with `sample` ([server pid, peak]), track the peak VmHWM under the server."""
+    while True:
+        if sample is not None:
+            for pid in descendants(sample[0]):
+                sample[1] = max(sample[1], int(memory_mib(pid).get("VmHWM", 0.0)))
+        job = client.get(f"/jobs/{job_id}").json()
+        if job["status"] in ("succeeded", "failed", "cancelled"):
+            if job["status"] != "succeeded":
+                raise SystemExit(f"job {job_id} {job['status']}: {job['error']}")
+            return job
+        time.sleep(0.1)
+
+
+def running_s(job: dict[str, Any]) -> float:
+    return (datetime.fromisoformat(job["finished_at"]) - datetime.fromisoformat(job["started_at"])).total_seconds()
+
+
+def in_process(onnx: Path, x: np.ndarray, batch_size: int) -> float:
+    """Seconds ONNX Runtime takes here for every row of `x`, `batch_size` rows a call (best of three)."""
+    from app.serving.runtimes import onnx_runtime
+
+    infer = onnx_runtime(onnx)
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        for i in range(0, len(x), batch_size):
+            infer(np.ascontiguousarray(x[i : i + batch_size]))
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=200_000)
+    parser.add_argument("--batch-size", type=int, default=1024)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="maas-bench-batch-") as folder:
+        source, data_dir = Path(folder) / "source", Path(folder) / "data"
+        source.mkdir()
+        path = source / "big.parquet"
+        big_data.make_parquet(path, args.rows, big_data.FEATURES)
+        port = serving.free_port()
+        env = serving.api_only_env(
+            data_dir, MAAS_GRPC_PORT="0", MAAS_DATASET_SOURCES=f"file://{source}/", MAAS_DRIFT_CHECK_S="0"
+        )
+        env.update(MAAS_WORKERS="1", MAAS_LOG_LEVEL="INFO")  # one job slot; INFO: the child's footprint line
+        log_path = Path(folder) / "maas.log"
+        server = subprocess.Popen(
+            [MAAS, "serve", "--port", str(port)], env=env, stdout=log_path.open("wb"), stderr=subprocess.STDOUT
+        )
+        try:
+            url = f"http://127.0.0.1:{port}"
+            serving.wait_healthy(url, "/healthz", server)
+            with httpx.Client(base_url=url, timeout=60) as client:
+                body = {"name": "big", "source": f"file://{path}", "format": "parquet", "target": "label"}
+                dataset_id = client.post("/datasets", json=body).raise_for_status().json()["id"]
+                (profile,) = client.get("/jobs", params={"kind": "profile"}).json()
+                wait_finished(client, profile["id"])
+                spec = {
+                    "model_name": "big",
+                    "dataset": {"id": dataset_id},
+                    "model": {"layers": big_data.LAYERS},
+                    "loss": "sparse_categorical_crossentropy",
+                    "metrics": ["accuracy"],
+                    "fit": {"epochs": 1, "batch_size": 256},
+                    "seed": 0,
+                }
+                trained = wait_finished(client, client.post("/train", json=spec).raise_for_status().json()["id"])
+                version = trained["model"]["version"]
+                meta = client.get(f"/models/big/versions/{version}").json()
+                batch = {"model": "big", "version": version, "dataset": {"id": dataset_id}, "format": "parquet"}
+                sample = [server.pid, 0]
+                submitted = time.perf_counter()
+                job_id = client.post("/batch-predictions", json={**batch, "batch_size": args.batch_size}).json()["id"]
+                job = wait_finished(client, job_id, sample)
+                wall = time.perf_counter() - submitted
+        finally:
+            server.terminate()
+            server.wait(30)
+        log = log_path.read_text(errors="replace")
+        footprint = re.search(rf"job {job_id} \(predict\) delivered; peak RSS (\d+) MiB, Keras/TensorFlow ([a-z ]+)", log)
+        x = pq.read_table(path).drop(["label"]).to_pandas().to_numpy(np.float32)
+        onnx_dirs = list((data_dir).rglob(meta["onnx"])) if meta.get("onnx") else []
+        baseline = in_process(onnx_dirs[0], x, args.batch_size) if onnx_dirs else float("nan")
+    rows = job["progress"]["rows"]
+    running = running_s(job)
+    machine = platform.processor() or platform.machine()
+    print(f"Machine: {os.cpu_count()} cores ({machine}), Python {platform.python_version()}\n")
+    print(
+        "| rows x features | runtime | batch | job running s | job rows/s | submit-to-done s | in-process ORT rows/s "
+        "| ratio | child peak MiB (sampled / own) | Keras/TF in child |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    ratio = (rows / running) / (rows / baseline)
+    own = footprint.group(1) if footprint else "?"
+    print(
+        f"| {rows:,} x {big_data.FEATURES} | {meta.get('runtime')} | {args.batch_size} | {running:.2f} "
+        f"| {rows / running:,.0f} | {wall:.2f} | {rows / baseline:,.0f} | {ratio:.2f}x | {sample[1]} / {own} "
+        f"| {footprint.group(2) if footprint else '?'} |"
+    )
+    print(
+        f"\nTargets: child peak < 1 GB ({'met' if sample[1] < 1024 else 'MISSED'}), "
+        f">= 0.7x in-process ({'met' if ratio >= 0.7 else 'MISSED'})."
+    )
+
+
+if __name__ == "__main__":
+    main()
