@@ -31,12 +31,14 @@ MAAS = str(Path(sys.executable).with_name("maas"))
 
 
 def memory_mib(pid: int) -> dict[str, float]:
-    """VmRSS and VmHWM of a process, in MiB (empty once it has exited)."""
+    """VmRSS and VmHWM of a process, in MiB (empty once it has exited, or is a zombie not yet reaped)."""
     try:
         text = Path(f"/proc/{pid}/status").read_text()
     except (FileNotFoundError, ProcessLookupError):
         return {}
     fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+    if "VmHWM" not in fields:
+        return {}
     return {key: int(fields[key].split()[0]) / 1024 for key in ("VmRSS", "VmHWM")}
 
 
