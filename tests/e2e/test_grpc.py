@@ -102,6 +102,17 @@ def typed_request(rows: np.ndarray, datatype: str, field: str, version: str = ""
     return request
 
 
+def tf_serving_request(rows: np.ndarray, **model_spec: str) -> Any:
+    """A TensorFlow Serving PredictRequest to digits-mlp (and `model_spec`'s other fields) with `rows` as its
+    input's tensor_content."""
+    import tensorflow as tf
+    from tensorflow_serving.apis import predict_pb2
+
+    request = predict_pb2.PredictRequest(model_spec={"name": "digits-mlp", **model_spec})
+    request.inputs["input"].CopyFrom(tf.make_tensor_proto(rows))
+    return request
+
+
 # --- the same numbers as /predict ------------------------------------------------------------------------
 
 
@@ -152,14 +163,11 @@ def test_tensorflow_serving_stubs_predict_by_version_label_and_latest(
     served: tuple[Server, str], channel: grpc.Channel
 ) -> None:
     import tensorflow as tf
-    from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+    from tensorflow_serving.apis import prediction_service_pb2_grpc
 
     server, _ = served
     stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
-    request = predict_pb2.PredictRequest()
-    request.model_spec.name = "digits-mlp"
-    request.model_spec.signature_name = "serving_default"
-    request.inputs["input"].CopyFrom(tf.make_tensor_proto(X))  # tensor_content
+    request = tf_serving_request(X, signature_name="serving_default")
 
     latest = stub.Predict(request, metadata=MD)
     assert latest.model_spec.version.value == 2
@@ -185,15 +193,11 @@ def test_tensorflow_serving_stubs_predict_by_version_label_and_latest(
 def test_a_labels_canary_is_sticky_per_x_request_id_as_over_rest(
     served: tuple[Server, str], channel: grpc.Channel
 ) -> None:
-    import tensorflow as tf
-    from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+    from tensorflow_serving.apis import prediction_service_pb2_grpc
 
     server, _ = served
     stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
-    request = predict_pb2.PredictRequest()
-    request.model_spec.name = "digits-mlp"
-    request.model_spec.version_label = "production"
-    request.inputs["input"].CopyFrom(tf.make_tensor_proto(X[:1]))
+    request = tf_serving_request(X[:1], version_label="production")
     canary = {"version": 1, "canary": {"version": 2, "percent": 50}}
     assert server.http.put("/models/digits-mlp/aliases/production", json=canary).status_code == 200
     try:
@@ -302,7 +306,7 @@ def test_bad_model_infer_calls_get_a_status_code_and_say_what_was_expected(
 
 def test_bad_tensorflow_serving_calls_get_a_status_code(channel: grpc.Channel) -> None:
     import tensorflow as tf
-    from tensorflow_serving.apis import get_model_metadata_pb2, predict_pb2, prediction_service_pb2_grpc
+    from tensorflow_serving.apis import get_model_metadata_pb2, prediction_service_pb2_grpc
 
     stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
 
@@ -311,8 +315,7 @@ def test_bad_tensorflow_serving_calls_get_a_status_code(channel: grpc.Channel) -
             call(request, metadata=MD)
         return caught.value.code(), caught.value.details()
 
-    request = predict_pb2.PredictRequest(model_spec={"name": "digits-mlp", "version_label": "staging"})
-    request.inputs["input"].CopyFrom(tf.make_tensor_proto(X))
+    request = tf_serving_request(X, version_label="staging")
     assert code_of(stub.Predict, request) == (
         grpc.StatusCode.NOT_FOUND,
         "model 'digits-mlp' has no alias 'staging'; it has ['production']",
