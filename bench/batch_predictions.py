@@ -119,10 +119,11 @@ def main() -> None:
             server.terminate()
             server.wait(30)
         log = log_path.read_text(errors="replace")
-        footprint = re.search(rf"job {job_id} \(predict\) delivered; peak RSS (\d+) MiB, Keras/TensorFlow ([a-z ]+)", log)
+        line = rf"job {job_id} \(predict\) delivered; peak RSS (\d+) MiB, Keras/TensorFlow ([a-z ]+)"
+        footprint = re.search(line, log)
         x = pq.read_table(path).drop(["label"]).to_pandas().to_numpy(np.float32)
-        onnx_dirs = list((data_dir).rglob(meta["onnx"])) if meta.get("onnx") else []
-        baseline = in_process(onnx_dirs[0], x, args.batch_size) if onnx_dirs else float("nan")
+        onnx_files = list(data_dir.rglob(meta["onnx"])) if meta.get("onnx") else []
+        baseline = in_process(onnx_files[0], x, args.batch_size) if onnx_files else float("nan")
     rows = job["progress"]["rows"]
     running = running_s(job)
     machine = platform.processor() or platform.machine()
