@@ -12,12 +12,8 @@ crash or a cancel leaves there is swept at start (app/worker/staging.py).
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import json
-import os
-import shutil
-import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Hashable, Iterator
 from contextlib import AbstractContextManager
@@ -29,6 +25,7 @@ from app.durable import write_json_atomically
 from app.errors import AliasNotFound, Conflict, ModelNotFound, VersionNotFound
 from app.registry.names import check_name
 from app.registry.schemas import ModelDetail, ModelSummary, ModelVersion
+from app.registry.staging import StagingFolders, full_disk_failpoint
 from app.registry.traffic import AliasTraffic, Canary, Shadow
 
 METADATA = "metadata.json"
@@ -38,9 +35,6 @@ TRAFFIC = "traffic.json"
 MONITORING = "monitoring.json"
 TOMBSTONE_PREFIX = ".deleted-"
 STAGING = ".staging"
-FULL_DISK_FAILPOINT = "registry_full"
-
-_failpoint_hits: dict[str, int] = {}
 
 
 def used_numbers(entries: Iterator[str] | list[str]) -> list[int]:
@@ -61,39 +55,9 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def full_disk_failpoint(staged: Path) -> None:
-    """Fail as a full disk would (ENOSPC) when MAAS_FAILPOINT is `registry_full` (every publish) or
-    `registry_full:N` (this process's first N publishes): the publish-retry tests fill the registry's disk on
-    cue, which a test cannot do for real without privileges (a root test ignores a read-only folder)."""
-    name, _, times = os.environ.get("MAAS_FAILPOINT", "").partition(":")
-    if name != FULL_DISK_FAILPOINT:
-        return
-    hits = _failpoint_hits[name] = _failpoint_hits.get(name, 0) + 1
-    if not times or hits <= int(times):
-        raise OSError(errno.ENOSPC, f"{os.strerror(errno.ENOSPC)} (MAAS_FAILPOINT={name})", str(staged))
-
-
-class Registry(ABC):
-    """Versions, aliases and deletion over the storage primitives of a subclass."""
-
-    def __init__(self, staging_root: Path) -> None:
-        self.staging_root = staging_root
-        staging_root.mkdir(parents=True, exist_ok=True)
-        self._unpublished: set[Path] = set()
-
-    def new_staging_dir(self) -> Path:
-        """A fresh local folder for a publisher to write `model.keras` and friends into; until it is published,
-        `discard_unpublished` removes it (a failed publish's copy of the model must not fill the disk)."""
-        path = self.staging_root / uuid.uuid4().hex
-        path.mkdir()
-        self._unpublished.add(path)
-        return path
-
-    def discard_unpublished(self) -> None:
-        """Remove the staging folders this instance handed out and never published (a failed try's files)."""
-        for path in self._unpublished:
-            shutil.rmtree(path, ignore_errors=True)
-        self._unpublished.clear()
+class Registry(StagingFolders, ABC):
+    """Versions, aliases and deletion over the storage primitives of a subclass; the staging folders publishers
+    write into (`new_staging_dir`, `discard_unpublished`) come from `StagingFolders`."""
 
     def publish(self, name: str, staged: Path, metadata: dict[str, Any]) -> ModelVersion:
         """Make `staged` the next version of `name`, atomically and once per `metadata["job_id"]`: a publisher
@@ -101,7 +65,7 @@ class Registry(ABC):
         check_name(name)
         full_disk_failpoint(staged)
         record = self._publish(name, staged, metadata)
-        self._unpublished.discard(staged)
+        self._mark_published(staged)
         return record
 
     # --- primitives -----------------------------------------------------------------------------------
