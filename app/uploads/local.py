@@ -142,9 +142,9 @@ class LocalUploads:
         self.hashes.drop(state.id)
 
     async def _digest_at(self, state: UploadState, size: int, *, path: Path | None = None) -> Any:
-        known = self.hashes.drop(state.id)
-        if known is not None and known[0] == size:
-            return known[1]
+        known = self.hashes.take(state.id, size)
+        if known is not None:
+            return known
         return await asyncio.to_thread(_hash_prefix, path or self._folder(state.id) / self._part_name(state), size)
 
     @contextmanager
