@@ -5,7 +5,7 @@ waits (up to `max_size` rows; a request is never split, so one larger than that 
 once in a worker thread (or inline on the event loop, for a model whose `inline` attribute says its calls take
 less time than two thread switches) and hands each request exactly its own rows. While a call runs, newcomers queue, so
 under load batches form by themselves, and an idle model answers a lone request at once. The drain waits for
-more batch-mates only while other requests are still being received (see `receiving`), and never longer than
+more batch-mates only while other requests are still on their way (see `receiving`), and never longer than
 `max_delay_s` after its oldest request queued. Inputs are validated before they join, so one request's bad input
 never fails its batch-mates; an error of the model call itself fails that call's requests only.
 
@@ -18,6 +18,7 @@ import asyncio
 from collections import deque
 from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -72,12 +73,14 @@ class Batcher:
         self._executor = ThreadPoolExecutor(threads, thread_name_prefix="maas-model")
 
     def backlog(self) -> tuple[int, int]:
-        """(requests whose bodies are being received, rows queued and not yet in a model call): the queue depth
+        """(requests on their way to a batch, rows queued and not yet in a model call): the queue depth
         that /metrics reports, read at scrape time."""
         return self._receiving, sum(lane.rows for lane in self._lanes.values())
 
     def receiving(self) -> _Receiving:
-        """Count a request as on its way while its body is read, so that a forming batch may wait for it."""
+        """Count a request as on its way from its first byte until it joins a queue (or fails first), so that a
+        forming batch may wait for it: a request whose body has arrived may still be resolving its version (a
+        registry read off the event loop), and the batch must not leave without it."""
         return _Receiving(self)
 
     async def submit(self, key: Hashable, model: Model, batch: np.ndarray) -> np.ndarray:
@@ -90,6 +93,9 @@ class Batcher:
         request = _Request(batch, loop.create_future(), loop.time())
         lane.pending.append(request)
         lane.rows += len(batch)
+        arriving = _arriving.get()
+        if arriving is not None:
+            arriving.arrived()  # wakes the drain, as below
         self._wake()
         if not lane.draining:
             lane.draining = True
@@ -190,19 +196,36 @@ class Batcher:
 
 
 class _Receiving:
-    """`with batcher.receiving():` (a class rather than a generator: it is on every request's path)."""
+    """`with batcher.receiving():` around a request's whole handling (a class rather than a generator: it is on
+    every request's path). It stops counting when the request joins a queue (`submit` finds it in the context)
+    or, at the latest, when the block ends."""
 
-    __slots__ = ("_batcher",)
+    __slots__ = ("_batcher", "_counted", "_token")
 
     def __init__(self, batcher: Batcher) -> None:
         self._batcher = batcher
+        self._counted = False
+        self._token: Token[_Receiving | None] | None = None
 
     def __enter__(self) -> None:
         self._batcher._receiving += 1
+        self._counted = True
+        self._token = _arriving.set(self)
+
+    def arrived(self) -> None:
+        if self._counted:
+            self._counted = False
+            self._batcher._receiving -= 1
+            self._batcher._wake()
 
     def __exit__(self, *_exc: object) -> None:
-        self._batcher._receiving -= 1
-        self._batcher._wake()
+        self.arrived()
+        if self._token is not None:
+            _arriving.reset(self._token)
+
+
+#: The request on its way in this task (and tasks it starts): its `submit` stops counting it as on its way.
+_arriving: ContextVar[_Receiving | None] = ContextVar("maas_arriving", default=None)
 
 
 def _fail(requests: list[_Request], exc: BaseException) -> None:

@@ -118,7 +118,7 @@ class Serving:
         return outputs
 
     def receiving(self) -> AbstractContextManager[None]:
-        """Wrap reading a request body, so that a forming batch may wait for this request."""
+        """Wrap a request's handling, so that a forming batch may wait for it until it joins (see Batcher.receiving)."""
         return self.batcher.receiving()
 
     async def close(self) -> None:

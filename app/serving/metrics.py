@@ -225,6 +225,8 @@ class _BacklogCollector:
     def collect(self) -> Iterable[GaugeMetricFamily]:
         receiving, queued = self._backlog()
         yield GaugeMetricFamily(
-            "maas_requests_receiving", "Prediction requests whose bodies are being received", value=receiving
+            "maas_requests_receiving",
+            "Prediction requests on their way to a batch (body being received, version being resolved)",
+            value=receiving,
         )
         yield GaugeMetricFamily("maas_batch_queued_rows", "Rows queued for a model call, not yet in one", value=queued)

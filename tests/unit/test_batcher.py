@@ -148,13 +148,43 @@ def test_a_forming_batch_waits_for_a_request_still_being_received() -> None:
     assert model.calls == [2]
 
 
+def test_a_forming_batch_waits_for_a_received_request_still_resolving_its_version() -> None:
+    model = Doubler()
+
+    async def scenario() -> None:
+        batcher = Batcher(64, FOREVER)
+
+        async def resolving() -> np.ndarray:
+            with batcher.receiving():
+                await asyncio.sleep(0.01)  # its body arrives
+                await asyncio.sleep(0.05)  # its version is read from the registry, off the event loop
+                return await batcher.submit("m", model, rows(1))
+
+        late = asyncio.ensure_future(resolving())
+        await asyncio.sleep(0)
+        await asyncio.gather(batcher.submit("m", model, rows(0)), late)
+        await batcher.close()
+
+    run(scenario())
+    assert model.calls == [2]
+
+
 def test_the_wait_for_batch_mates_is_bounded_by_the_maximum_delay() -> None:
     model = Doubler()
 
     async def scenario() -> None:
         batcher = Batcher(64, 0.01)
-        with batcher.receiving():  # a request that never arrives
-            await batcher.submit("m", model, rows(0))
+        gone = asyncio.Event()
+
+        async def never_arrives() -> None:
+            with batcher.receiving():
+                await gone.wait()
+
+        stalled = asyncio.ensure_future(never_arrives())
+        await asyncio.sleep(0)
+        await batcher.submit("m", model, rows(0))
+        gone.set()
+        await stalled
         await batcher.close()
 
     run(scenario())

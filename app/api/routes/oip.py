@@ -28,7 +28,7 @@ async def _infer(request: Request, serving: Serving, name: str, version: str | N
     encoding, header_length = _protocol_headers(request)
     with serving.receiving():
         body = await inflate_oip(serving, await request.body(), encoding)
-    return reply_response(await infer_oip(serving, name, parse_version(name, version), body, header_length))
+        return reply_response(await infer_oip(serving, name, parse_version(name, version), body, header_length))
 
 
 def _protocol_headers(request: Request) -> tuple[str | None, str | None]:

@@ -30,11 +30,11 @@ async def create_prediction(request: Request, serving: ServingDep) -> Response:
     """Predict with a model's latest version, a given version, or an alias."""
     with serving.receiving():
         body = await request.body()
-    try:
-        reply = await predict_native(serving, body, request_id(request))
-    except ValidationError as exc:
-        raise RequestValidationError(exc.errors(include_url=False, include_context=False)) from exc
-    except MalformedBody as exc:
-        return problem(status_for(exc), exc.title, exc.detail, exc.code)
+        try:
+            reply = await predict_native(serving, body, request_id(request))
+        except ValidationError as exc:
+            raise RequestValidationError(exc.errors(include_url=False, include_context=False)) from exc
+        except MalformedBody as exc:
+            return problem(status_for(exc), exc.title, exc.detail, exc.code)
     setattr(request.state, MODEL_STATE_KEY, reply.model)
     return Response(reply.body, media_type="application/json")

@@ -25,7 +25,7 @@ async def _predict(request: Request, serving: Serving, name: str, version: str |
     setattr(request.state, MODEL_STATE_KEY, name)
     with serving.receiving():
         body = await request.body()
-    reply = await predict_tfserving(serving, name, parse_version(name, version), label, body, request_id(request))
+        reply = await predict_tfserving(serving, name, parse_version(name, version), label, body, request_id(request))
     return reply_response(reply)
 
 
