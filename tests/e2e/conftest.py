@@ -96,3 +96,13 @@ def screenshot(driver: Any, path: Path, *, copy_to: str = "MAAS_DASHBOARD_SCREEN
     assert path.stat().st_size > 10_000
     if target := os.environ.get(copy_to):
         shutil.copyfile(path, target)
+
+
+@pytest.fixture
+def sourced(tmp_path: Path) -> Iterator[tuple[Server, Path]]:
+    """A server that may register datasets from the `sources` folder it is given with (MAAS_DATASET_SOURCES)."""
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    server = Server(tmp_path / "data", tmp_path / "server.log", MAAS_DATASET_SOURCES=f"file://{sources}/")
+    yield server, sources
+    server.stop()

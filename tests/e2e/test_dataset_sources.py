@@ -3,26 +3,15 @@ and the dataset it makes ready is what a user trains on (here small enough to be
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from tests.api.test_dataset_sources import table, write_parquet_parts
 from tests.e2e.server import Server
 from tests.support import iris_spec
 
 ROWS = 6_000  # two Parquet parts, each a row group: enough to show the profile reads every file
-
-
-@pytest.fixture
-def sourced(tmp_path: Path) -> Iterator[tuple[Server, Path]]:
-    sources = tmp_path / "sources"
-    sources.mkdir()
-    server = Server(tmp_path / "data", tmp_path / "server.log", MAAS_DATASET_SOURCES=f"file://{sources}/")
-    yield server, sources
-    server.stop()
 
 
 def test_a_registered_source_is_profiled_by_a_worker_child(sourced: tuple[Server, Path]) -> None:

@@ -5,23 +5,11 @@ child with Keras loaded."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from tests.api.test_dataset_sources import table, write_parquet_parts
 from tests.e2e.server import Server
 from tests.support import iris_spec
-
-
-@pytest.fixture
-def sourced(tmp_path: Path) -> Iterator[tuple[Server, Path]]:
-    sources = tmp_path / "sources"
-    sources.mkdir()
-    server = Server(tmp_path / "data", tmp_path / "server.log", MAAS_DATASET_SOURCES=f"file://{sources}/")
-    yield server, sources
-    server.stop()
 
 
 def footprint(server: Server, job_id: str) -> tuple[str, int]:
