@@ -12,6 +12,10 @@ Per round, for each batch size, every variant runs once, interleaved, so a busy 
 Steady samples/s = rows / median epoch time of epochs 2..N (every round pooled); first-epoch overhead = epoch 1
 minus that median (tracing, XLA compilation). A job's epoch times are its `metrics.epoch_seconds`.
 
+Before every variant the script waits until the server's processes are quiet: after a job, the server still
+starts its next warm child (importing Keras, ~10 CPU-seconds) and a job's child may still be exiting; on two cores
+either would slow whichever variant runs next.
+
     .venv/bin/python bench/training.py [--quick] [--rounds 2] [--epochs 4] [--batches 32 128 512]
 """
 
@@ -31,6 +35,7 @@ from typing import Any
 
 import httpx
 import numpy as np
+from profiling import descendants  # bench/profiling.py: this script's own directory comes first on sys.path
 
 FEATURES, CLASSES = 784, 10
 LAYERS = [
@@ -143,6 +148,30 @@ class Maas:
         version = self.http.get(f"/models/bench/versions/{job['model']['version']}").json()
         return job["metrics"]["epoch_seconds"], version.get("backend", "?")
 
+    def settle(self, *, quiet_share: float = 0.05, interval_s: float = 0.5, limit_s: float = 120.0) -> float:
+        """Wait until the server and its children use under `quiet_share` of a core for two intervals running;
+        returns the seconds waited."""
+        started = time.monotonic()
+        quiet, before = 0, self._cpu_seconds()
+        while quiet < 2 and time.monotonic() - started < limit_s:
+            time.sleep(interval_s)
+            now = self._cpu_seconds()
+            quiet = quiet + 1 if now - before < quiet_share * interval_s else 0
+            before = now
+        return time.monotonic() - started
+
+    def _cpu_seconds(self) -> float:
+        """User + system CPU seconds of the server and every live process below it (exited ones drop out, so a
+        child's exit reads as quiet, which it is)."""
+        ticks = 0
+        for pid in [self.proc.pid, *descendants(self.proc.pid)]:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            ticks += int(fields[11]) + int(fields[12])
+        return ticks / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         self.proc.terminate()
         self.proc.wait(60)
@@ -199,13 +228,15 @@ def main() -> None:
                 for batch in args.batches:
                     for name in args.variants:
                         settings = VARIANTS[name]
+                        waited = maas.settle()
                         if "bare" in settings:
                             seconds, backends[name] = run_bare(settings["bare"], npz, batch, args.epochs)
                         else:
                             seconds, backends[name] = maas.train(settings, batch, args.epochs)
                         runs.setdefault((batch, name), []).append(seconds)
                         epochs = " ".join(f"{s:.2f}" for s in seconds)
-                        print(f"round {round_} batch {batch} {name}: epochs {epochs} s", flush=True)
+                        line = f"round {round_} batch {batch} {name}: epochs {epochs} s (settled {waited:.1f} s)"
+                        print(line, flush=True)
         finally:
             maas.stop()
     print(f"machine after: {machine()}")
