@@ -61,6 +61,12 @@ class Settings(BaseSettings):
     poll_interval_s: float = Field(0.5, gt=0, description="How often a worker looks for queued jobs.")
     heartbeat_interval_s: float = Field(2.0, gt=0, description="How often a running job's heartbeat is written.")
     stale_after_s: float = Field(30.0, gt=0, description="A running job silent this long is requeued.")
+    publish_backoff_s: float = Field(
+        1.0,
+        gt=0,
+        description="First wait before a publish that failed on storage (a full disk, S3 down) is tried again;"
+        " doubled on each of its 4 retries, then the job is requeued with its checkpoints.",
+    )
     log_level: str = Field("INFO", description="Python logging level.")
     executor: Literal["local", "ray"] = Field("local", description="Where jobs run: local child processes or Ray.")
     keras_backend: Literal["auto", "tensorflow", "jax"] = Field(

@@ -20,8 +20,9 @@ log = logging.getLogger("maas.registry")
 
 T = TypeVar("T")
 
-#: Waits between tries (each stretched by up to half again at random, so that throttled publishers spread out).
-BACKOFF_S = (1.0, 2.0, 4.0, 8.0)
+#: Tries of one publish before it gives up: the first and four more, waiting MAAS_PUBLISH_BACKOFF_S before the
+#: second and twice as long before each next (1, 2, 4, 8 s by default).
+TRIES = 5
 
 TRANSIENT_ERRNOS = frozenset(
     getattr(errno, name)
@@ -112,12 +113,13 @@ def with_retries(
     attempt: Callable[[], T],
     *,
     what: str,
+    backoff_s: float,
     after_failure: Callable[[], None] = lambda: None,
-    backoff_s: tuple[float, ...] = BACKOFF_S,
 ) -> T:
-    """`attempt()`, tried again after each transient error with growing waits; `after_failure` runs after each
-    failed try (to drop what it left). A permanent error is raised as it is, at once; transient errors through
-    every try end in StorageUnavailable."""
+    """`attempt()`, tried again after each transient error, `backoff_s` later and then twice as long each time
+    (every wait stretched by up to half again at random, so that throttled publishers spread out);
+    `after_failure` runs after each failed try (to drop what it left). A permanent error is raised as it is, at
+    once; transient errors through all TRIES end in StorageUnavailable."""
     tries = 0
     while True:
         tries += 1
@@ -127,10 +129,8 @@ def with_retries(
             after_failure()
             if not is_transient(exc):
                 raise
-            if tries > len(backoff_s):
+            if tries >= TRIES:
                 raise StorageUnavailable(what, tries, exc) from exc
-            wait = backoff_s[tries - 1] * (1 + random.random() / 2)
-            log.warning(
-                "%s failed (%s); try %d of %d in %.1f s", what, describe(exc), tries + 1, len(backoff_s) + 1, wait
-            )
+            wait = backoff_s * 2 ** (tries - 1) * (1 + random.random() / 2)
+            log.warning("%s failed (%s); try %d of %d in %.2f s", what, describe(exc), tries + 1, TRIES, wait)
         time.sleep(wait)

@@ -108,6 +108,7 @@ class SweepDriver:
         version = with_retries(  # still failing: raised, the sweep stays running and its next drive tries again
             lambda: publish_pending(registry, spec.model_name, self.settings.jobs_dir / job.id / "model", extra),
             what=f"publishing sweep {row.id}'s best trial as {spec.model_name!r}",
+            backoff_s=self.settings.publish_backoff_s,
             after_failure=registry.discard_unpublished,
         )
         if spec.alias:

@@ -34,9 +34,10 @@ class Sink(Protocol):
 
 class PublishVersion:
     """A new version of the spec's model in the registry. A transient storage error (a full disk, S3 throttling)
-    is tried again with growing waits, each try staging the model afresh; StorageUnavailable past the last try
-    leaves the job's checkpoints for a later attempt (app/worker/job_run.py). A try that published before it
-    failed is not published twice: the registry gives a job's version back."""
+    is tried again with growing waits (MAAS_PUBLISH_BACKOFF_S, doubled each time), each try staging the model
+    afresh; StorageUnavailable past the last try leaves the job's checkpoints for a later attempt
+    (app/worker/job_run.py). A try that published before it failed is not published twice: the registry gives a
+    job's version back."""
 
     def watch(self, job: JobContext, reporter: Reporter) -> Reporter:
         return reporter
@@ -46,6 +47,7 @@ class PublishVersion:
         version = with_retries(
             lambda: publish_model(registry, job.job_id, job.spec, job.data, outcome),
             what=f"publishing job {job.job_id}'s model {job.spec.model_name!r}",
+            backoff_s=job.settings.publish_backoff_s,
             after_failure=registry.discard_unpublished,
         )
         failpoint("after_publish")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import subprocess
 import time
 from collections.abc import Iterator
@@ -25,6 +26,7 @@ from tests.e2e.server import MAAS, TERMINAL, Server, maas_env
 from tests.support import iris_spec
 
 HOUR = 3600
+BACKOFF_S = 0.1  # MAAS_PUBLISH_BACKOFF_S of these servers: 0.1, 0.2, 0.4, 0.8 s between tries, not 1, 2, 4, 8
 
 
 def staging(data_dir: Path) -> list[str]:
@@ -33,9 +35,11 @@ def staging(data_dir: Path) -> list[str]:
 
 @dataclass
 class Publishes:
-    """The module's two servers, started together and each given its jobs at once so that their publishes' waits
-    between tries overlap: `retried` fails each job process's first two publishes; `full` fails every publish,
-    and runs its jobs `full-disk` (one retry) and `freed` (five) side by side in two slots."""
+    """The module's two servers, started together and each given its jobs at once so that they train side by
+    side: `retried` fails each job process's first two publishes; `full` fails every publish, and runs its jobs
+    `full-disk` (one retry) and `freed` (twenty) side by side in two slots. `freed` goes back to the queue
+    again and again until the server is restarted with room on its disk, once `full-disk` has used its two
+    attempts: `freed`'s twenty-one, made at the same pace, cannot run out first."""
 
     retried: Server
     retried_dir: Path
@@ -49,15 +53,21 @@ class Publishes:
 @pytest.fixture(scope="module")
 def publishes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Publishes]:
     home = tmp_path_factory.mktemp("publishes")
+    backoff = {"MAAS_PUBLISH_BACKOFF_S": str(BACKOFF_S)}
     full = Server(
-        home / "full", home / "full.log", MAAS_FAILPOINT="registry_full", MAAS_SHUTDOWN_GRACE_S="1", MAAS_WORKERS="2"
+        home / "full",
+        home / "full.log",
+        MAAS_FAILPOINT="registry_full",
+        MAAS_SHUTDOWN_GRACE_S="1",
+        MAAS_WORKERS="2",
+        **backoff,
     )
     try:
         jobs = {
             "full-disk": full.train(iris_spec(epochs=2, model_name="full-disk", max_retries=1)),
-            "freed": full.train(iris_spec(epochs=2, model_name="freed", max_retries=5)),
+            "freed": full.train(iris_spec(epochs=2, model_name="freed", max_retries=20)),
         }
-        retried = Server(home / "retried", home / "retried.log", MAAS_FAILPOINT="registry_full:2")
+        retried = Server(home / "retried", home / "retried.log", MAAS_FAILPOINT="registry_full:2", **backoff)
         try:
             retried_job = retried.train(iris_spec(epochs=1, model_name="retried"))
             yield Publishes(
@@ -81,7 +91,12 @@ def test_a_publish_that_fails_twice_is_retried_in_place_and_publishes_once(publi
     assert done["attempts"] == 1 and done["model"] == {"name": "retried", "version": 1}
     assert [v["version"] for v in server.http.get("/models/retried").json()["versions"]] == [1]
     log = server.log_path.read_text()
-    assert "No space left on device (MAAS_FAILPOINT=registry_full)" in log and "try 3 of 5" in log
+    assert "No space left on device (MAAS_FAILPOINT=registry_full)" in log
+    waits = [(int(n), float(s)) for n, s in re.findall(r"'retried'.*; try (\d) of 5 in ([\d.]+) s", log)]
+    assert [n for n, _ in waits] == [2, 3]
+    for n, wait in waits:  # MAAS_PUBLISH_BACKOFF_S, doubled for each next try, stretched by up to half at random
+        first = BACKOFF_S * 2 ** (n - 2)
+        assert first - 0.005 <= wait <= first * 1.5 + 0.005, waits  # logged to 0.01 s
     assert staging(publishes.retried_dir) == [], "each failed try's staged copy of the model was removed"
 
 

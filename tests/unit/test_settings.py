@@ -90,6 +90,7 @@ def test_arguments_win_over_environment_variables(monkeypatch: pytest.MonkeyPatc
         ("MAAS_MAX_PARAMS", "0"),
         ("MAAS_PORT", "70000"),
         ("MAAS_POLL_INTERVAL_S", "0"),
+        ("MAAS_PUBLISH_BACKOFF_S", "0"),
         ("MAAS_PREWARM", "maybe"),
     ],
 )
