@@ -39,36 +39,44 @@ def trial_errors(raw: dict[str, Any], settings: Settings) -> list[Error]:
     return _check_spec(raw, [], settings)
 
 
+def _checked(raw: dict[str, Any], settings: Settings) -> TrainingSpec:
+    """`raw` as a training spec that fits its data, its `init_from` (if any) resolved to one version and that
+    version's architecture; ValidationError or InvalidSpec naming what does not fit."""
+    spec = TrainingSpec.model_validate(raw)
+    check_ready(spec.dataset, spec.fit.validation_data, datasets_location=settings.datasets_location)
+    data = open_dataset(spec.dataset, settings.datasets_location)
+    if spec.init_from is not None:
+        spec = resolve_init_from(spec, open_registry(settings.registry_location, settings.cache_dir), data)
+    validation = spec.fit.validation_data and open_dataset(spec.fit.validation_data, settings.datasets_location)
+    validate_spec(spec, data, settings.max_params, validation)
+    check_executor(spec, settings.executor)
+    return spec
+
+
+def _located(exc: ValidationError | InvalidSpec, loc: list[str | int], inner: bool) -> list[Error]:
+    """`exc`'s problems, located under `loc` (plus the field inside it when `inner`)."""
+    errors = exc.errors() if isinstance(exc, ValidationError) else exc.errors
+    return [{"loc": [*loc, *(e["loc"] if inner else [])], "msg": e["msg"]} for e in errors]
+
+
 def _check_spec(raw: dict[str, Any], loc: list[str | int], settings: Settings, inner: bool = True) -> list[Error]:
     """Problems of one candidate training spec, located under `loc` (plus the field inside it when `inner`)."""
     try:
-        spec = TrainingSpec.model_validate(raw)
-        check_ready(spec.dataset, spec.fit.validation_data, datasets_location=settings.datasets_location)
-        data = open_dataset(spec.dataset, settings.datasets_location)
-        if spec.init_from is not None:
-            spec = resolve_init_from(spec, open_registry(settings.registry_location, settings.cache_dir), data)
-        validation = spec.fit.validation_data and open_dataset(spec.fit.validation_data, settings.datasets_location)
-        validate_spec(spec, data, settings.max_params, validation)
-        check_executor(spec, settings.executor)
-    except ValidationError as exc:
-        return [{"loc": [*loc, *(e["loc"] if inner else [])], "msg": e["msg"]} for e in exc.errors()]
-    except InvalidSpec as exc:
-        return [{"loc": [*loc, *(e["loc"] if inner else [])], "msg": e["msg"]} for e in exc.errors]
+        _checked(raw, settings)
+    except (ValidationError, InvalidSpec) as exc:
+        return _located(exc, loc, inner)
     return []
 
 
-def _pinned(raw: dict[str, Any], settings: Settings) -> dict[str, Any]:
-    """`raw` (a valid spec) with its `init_from` pinned to one version and that version's architecture as `model`:
-    every trial then starts from the same version, wherever an alias points later, and is checked and trained
-    as a plain spec with a model."""
-    spec = TrainingSpec.model_validate(raw)
-    if spec.init_from is None:
+def _pinned(raw: dict[str, Any], checked: TrainingSpec) -> dict[str, Any]:
+    """`raw` with its `init_from` pinned to the version `_checked` resolved it to, and that version's architecture
+    as `model`: every trial then starts from the same version, wherever an alias points later, and is checked
+    and trained as a plain spec with a model."""
+    if checked.init_from is None:
         return raw
-    data = open_dataset(spec.dataset, settings.datasets_location)
-    resolved = resolve_init_from(spec, open_registry(settings.registry_location, settings.cache_dir), data)
-    assert resolved.model is not None and resolved.init_from is not None
-    model = resolved.model.model_dump(mode="json", exclude_none=True)
-    return {**raw, "model": model, "init_from": resolved.init_from.model_dump(mode="json", exclude_none=True)}
+    assert checked.model is not None
+    model = checked.model.model_dump(mode="json", exclude_none=True)
+    return {**raw, "model": model, "init_from": checked.init_from.model_dump(mode="json", exclude_none=True)}
 
 
 def _field(path: str) -> str:
@@ -124,11 +132,13 @@ def check_sweep(spec: SweepSpec, settings: Settings) -> dict[str, Any]:
     """The base training spec the trials vary (a fine-tuning one pinned, see `_pinned`), if the whole sweep is
     valid; InvalidSpec naming every problem otherwise."""
     base_raw = {**spec.base, "model_name": spec.model_name}
-    errors = _check_spec(base_raw, ["base"], settings)
-    if errors:
-        raise InvalidSpec("; ".join(e["msg"] for e in errors), errors=errors)
-    base_raw = _pinned(base_raw, settings)
-    errors += _architecture_errors(spec, base_raw) if "init_from" in base_raw else []
+    try:
+        checked = _checked(base_raw, settings)
+    except (ValidationError, InvalidSpec) as exc:
+        problems = _located(exc, ["base"], inner=True)
+        raise InvalidSpec("; ".join(e["msg"] for e in problems), errors=problems) from None
+    base_raw = _pinned(base_raw, checked)
+    errors = _architecture_errors(spec, base_raw) if "init_from" in base_raw else []
     refused = {e["loc"][1] for e in errors}
     for path, param in spec.search_space.items():
         loc: list[str | int] = ["search_space", path]
