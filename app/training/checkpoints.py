@@ -10,6 +10,9 @@ fold's metrics) and the seed that orders every epoch's batches.
 Taking the values is a copy in memory; writing them happens on a background thread while the next epoch
 trains, at most one write in flight. Every file is written beside its target and renamed over it, the epoch
 file last, so a crash mid-write leaves the previous checkpoint whole.
+
+Keras is imported only where a model is saved or loaded: a profile or batch-prediction child, which never loads
+Keras, still clears its job's checkpoints with this class (app/worker/job_run.py).
 """
 
 from __future__ import annotations
@@ -21,12 +24,14 @@ import shutil
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import keras
 import numpy as np
 
 from app.durable import write_json_atomically
+
+if TYPE_CHECKING:
+    import keras
 
 
 def model_state(model: keras.Model) -> list[keras.Variable]:
@@ -61,6 +66,8 @@ class Checkpoints:
 
     def save(self, phase: str, model: keras.Model, epoch: int, history: dict[str, list[Any]]) -> None:
         """The model after `epoch` (1-based) of `phase` and the history so far; written in the background."""
+        import keras
+
         self.flush()
         self.root.mkdir(parents=True, exist_ok=True)
         structure = self.root / f"{phase}.keras"
@@ -98,6 +105,8 @@ class Checkpoints:
         meta = self.root / f"{phase}.json"
         if not meta.is_file():
             return None
+        import keras
+
         saved = json.loads(meta.read_text())
         model = keras.saving.load_model(self.root / f"{phase}.keras", safe_mode=True)
         with np.load(self.root / f"{phase}-{saved['epoch']}.npz") as values:

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import logging
 import resource
-import shutil
 import sys
-from pathlib import Path
 
 from app.errors import ClaimLost
 from app.jobs.schemas import Job, JobError, JobStatus
@@ -20,6 +18,7 @@ from app.jobs.store import JobStore
 from app.registry.retry import StorageUnavailable
 from app.settings import Settings
 from app.sweeps.store import SweepStore
+from app.training.checkpoints import Checkpoints
 from app.worker.job_kinds import plan_for
 from app.worker.outcomes import TrialPruned
 
@@ -49,7 +48,7 @@ def child_footprint() -> str:
 def _run(store: JobStore, sweeps: SweepStore, job: Job, settings: Settings) -> None:
     assert job.worker is not None
     worker_id = job.worker.id
-    checkpoints = _Checkpoints(settings.jobs_dir / job.id / "checkpoints")
+    checkpoints = Checkpoints(settings.jobs_dir / job.id / "checkpoints")
     try:
         plan = plan_for(job, settings, store, sweeps)
         reporter = plan.sink.watch(plan.context, plan.reporter)
@@ -82,18 +81,7 @@ def _run(store: JobStore, sweeps: SweepStore, job: Job, settings: Settings) -> N
     checkpoints.clear()
 
 
-class _Checkpoints:
-    """A job's checkpoint folder (app/training/checkpoints.py writes it), cleared once the job ended; named
-    without that module, which imports Keras."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def clear(self) -> None:
-        shutil.rmtree(self.root, ignore_errors=True)
-
-
-def _retry_later(store: JobStore, job: Job, worker_id: str, exc: StorageUnavailable, checkpoints: _Checkpoints) -> None:
+def _retry_later(store: JobStore, job: Job, worker_id: str, exc: StorageUnavailable, checkpoints: Checkpoints) -> None:
     """Storage failed, not the job: keep its training for another attempt while it has retries left."""
     message = f"{exc} (attempt {job.attempts}); no retries left"
     moved = store.runs.retry_later(job.id, worker_id, JobError(type="StorageUnavailable", message=message[:2000]))
