@@ -1,26 +1,30 @@
 """Epochs of a dataset too big for memory (`StreamedDataset`), in an order that is a function of (seed, epoch).
 
 An epoch visits the dataset's read units (Parquet row groups, CSV byte ranges) in a permutation drawn from
-`numpy.random.default_rng([seed, epoch])`, then shuffles windows of about `SHUFFLE_BYTES` of rows with the same
-generator before cutting them into batches (rows left over from a window start the next one). Which rows train,
-validate or test is a hash of each row's global index (`RowSplit`). So epoch 7 of a job resumed after epoch 6 gets
-exactly the batches an uninterrupted run gets, and no permutation of all rows is ever held. No Keras here: Keras'
-view of these batches is app/training/streaming.py.
+`numpy.random.default_rng([seed, epoch])`, and passes their rows through a shuffle buffer of about `SHUFFLE_BYTES`
+driven by the same generator: each chunk of rows read takes the places of as many rows drawn at random from the
+buffer, which leave in the order drawn (at the end, the buffer empties in a random order). Rows leave chunk by
+chunk, as they are read, so training can start on a chunk's worth while the next is read, and each row is copied
+twice (into the buffer, out of it) whatever the buffer's size. Which rows train, validate or test is a hash of each
+row's global index (`RowSplit`). So epoch 7 of a job resumed after epoch 6 gets exactly the batches an
+uninterrupted run gets, and no permutation of all rows is ever held. No Keras here: Keras' view of these batches
+is app/training/streaming.py.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from app.datasets.files import Unit
 from app.datasets.streamed import RowSplit, StreamedDataset
 
 XY = tuple[np.ndarray, np.ndarray]
 SHUFFLE_BYTES = 64 * 2**20  # rows shuffled together: beyond a row group, bounded whatever the dataset's size
-READ_ROWS = 16_384
+READ_ROWS = 8192  # rows decoded at a time, and leaving the shuffle buffer at a time
 
 
 @dataclass(frozen=True)
@@ -48,30 +52,59 @@ class StreamedRows:
         rng = np.random.default_rng([seed, epoch])
         units = self.data.units
         order = rng.permutation(len(units)) if shuffle else np.arange(len(units))
-        window: list[XY] = []
-        held = 0
-        for index in order:
-            for first_row, x, y in self.data.unit_chunks(units[int(index)], batch_rows=READ_ROWS):
+        rows = self._chunks(units[int(i)] for i in order)
+        capacity = max(1, min(self.shuffle_rows, self.rows))
+        for x, y in batched(shuffled(rows, capacity, rng) if shuffle else rows, batch_size):
+            yield x, self.encode(self.labels[y] if self.labels is not None else y)
+
+    def _chunks(self, units: Iterable[Unit]) -> Iterator[XY]:
+        """This split's rows of the units, in chunks of at most `READ_ROWS`."""
+        for unit in units:
+            for first_row, x, y in self.data.unit_chunks(unit, batch_rows=READ_ROWS):
                 keep = self.split.mask(first_row, len(x))
-                window.append((x[keep], y[keep]))
-                held += int(keep.sum())
-                if held >= self.shuffle_rows:
-                    rest = yield from self._cut(window, batch_size, rng if shuffle else None, last=False)
-                    window, held = [rest], len(rest[0])
-        yield from self._cut(window, batch_size, rng if shuffle else None, last=True)
+                if not keep.all():
+                    x, y = x[keep], y[keep]
+                if len(x):
+                    yield x, y
 
-    def _cut(self, window: list[XY], batch_size: int, rng: np.random.Generator | None, *, last: bool) -> Iterator[XY]:
-        """The window's rows (shuffled) in full batches, and the last partial one at the end of the epoch;
-        returns the rows left over for the next window."""
-        x = np.concatenate([part[0] for part in window])
-        y = np.concatenate([part[1] for part in window])
-        if rng is not None:
-            order = rng.permutation(len(x))
-            x, y = x[order], y[order]
-        full = len(x) if last else len(x) // batch_size * batch_size
+
+def shuffled(chunks: Iterable[XY], capacity: int, rng: np.random.Generator) -> Iterator[XY]:
+    """The chunks' rows through a shuffle buffer of `capacity` rows: once it is full, each chunk takes the slots of
+    as many rows drawn at random, which leave (in the order drawn); at the end the rest leave in a random order."""
+    bx = by = np.empty(0)
+    held = 0
+    for x, y in chunks:
+        if held == 0:
+            bx, by = np.empty((capacity, *x.shape[1:]), x.dtype), np.empty((capacity, *y.shape[1:]), y.dtype)
+        fill = min(capacity - held, len(x))
+        bx[held : held + fill], by[held : held + fill] = x[:fill], y[:fill]
+        held += fill
+        for start in range(fill, len(x), capacity):
+            slots = rng.choice(capacity, size=min(capacity, len(x) - start), replace=False)
+            yield bx[slots], by[slots]  # copies: the slots are refilled next
+            bx[slots], by[slots] = x[start : start + len(slots)], y[start : start + len(slots)]
+    order = rng.permutation(held)
+    for start in range(0, held, READ_ROWS):
+        yield bx[order[start : start + READ_ROWS]], by[order[start : start + READ_ROWS]]
+
+
+def batched(parts: Iterable[XY], batch_size: int) -> Iterator[XY]:
+    """The parts' rows, in order, cut into batches of `batch_size` (views where a batch lies in one part), the last
+    one possibly short."""
+    rest: XY | None = None  # fewer than batch_size rows carried into the next part
+    for x, y in parts:
+        if rest is not None:
+            need = batch_size - len(rest[0])
+            rest = (np.concatenate([rest[0], x[:need]]), np.concatenate([rest[1], y[:need]]))
+            x, y = x[need:], y[need:]
+            if len(rest[0]) < batch_size:
+                continue
+            yield rest
+            rest = None
+        full = len(x) // batch_size * batch_size
         for start in range(0, full, batch_size):
-            yield x[start : start + batch_size], self._targets(y[start : start + batch_size])
-        return x[full:], y[full:]
-
-    def _targets(self, y: np.ndarray) -> np.ndarray:
-        return self.encode(self.labels[y] if self.labels is not None else y)
+            yield x[start : start + batch_size], y[start : start + batch_size]
+        if full < len(x):
+            rest = (x[full:].copy(), y[full:].copy())  # a copy: a view would hold the whole part
+    if rest is not None:
+        yield rest

@@ -20,24 +20,24 @@ import keras
 import numpy as np
 
 from app.training.batches import EpochClock
-from app.training.epochs import StreamedRows
+from app.training.epochs import READ_ROWS, StreamedRows
 
 XY = tuple[np.ndarray, np.ndarray]
-PREFETCH_BATCHES = 16
+PREFETCH_ROWS = 2 * READ_ROWS  # rows come a read chunk at a time: one to train on while the next is read
 KEPT_BATCHES = 2  # data_adapter_utils.NUM_BATCHES_FOR_TENSOR_SPEC: what TensorFlow's adapter reads first
 
 
 class Prefetcher:
-    """Runs `make_pass(p)` for p = first, first + 1, ... in a background thread, `PREFETCH_BATCHES` ahead, and
+    """Runs `make_pass(p)` for p = first, first + 1, ... in a background thread, `depth` batches ahead, and
     hands out batch i of pass p when asked in order; asked for batch 0 of a pass it is not at, it starts over
     there."""
 
-    def __init__(self, make_pass: Callable[[int], Iterator[XY]], steps: int) -> None:
-        self.make_pass, self.steps = make_pass, steps
+    def __init__(self, make_pass: Callable[[int], Iterator[XY]], steps: int, depth: int) -> None:
+        self.make_pass, self.steps, self.depth = make_pass, steps, depth
         self.at: tuple[int, int] | None = None  # the (pass, batch) the queue hands out next
         self.kept: dict[tuple[int, int], XY] = {}
         self._stop = threading.Event()
-        self._queue: queue.Queue[Any] = queue.Queue(PREFETCH_BATCHES)
+        self._queue: queue.Queue[Any] = queue.Queue(depth)
         self._thread: threading.Thread | None = None
 
     def get(self, pass_: int, index: int) -> XY:
@@ -61,7 +61,7 @@ class Prefetcher:
     def _start(self, first: int) -> None:
         self.close()
         self._stop = stop = threading.Event()
-        self._queue = batches = queue.Queue(PREFETCH_BATCHES)
+        self._queue = batches = queue.Queue(self.depth)
         self._thread = threading.Thread(
             target=self._produce, args=(first, stop, batches), name="maas-stream", daemon=True
         )
@@ -113,7 +113,9 @@ class StreamBatches(keras.utils.PyDataset):
         self.clock, self.steps = clock, math.ceil(rows.rows / batch_size)
         epoch = (lambda p: p) if clock is not None else (lambda _p: 0)
         self.prefetcher = Prefetcher(
-            lambda p: rows.batches(batch_size=batch_size, seed=seed, epoch=epoch(p), shuffle=shuffle), self.steps
+            lambda p: rows.batches(batch_size=batch_size, seed=seed, epoch=epoch(p), shuffle=shuffle),
+            self.steps,
+            depth=max(2, math.ceil(PREFETCH_ROWS / batch_size)),
         )
         self._pass, self._last = 0, -1
 
