@@ -1,20 +1,25 @@
 """Training on data bigger than memory: the MLP streamed from a generated Parquet file against the same model on an
-in-memory slice of it, samples/s and the training process' peak RSS of each.
+in-memory slice of it, samples/s and the training process' peak RSS of each, on one or both Keras backends.
 
 The data is MNIST-shaped (784 float32 features, 10 classes, the label the brightest of the first ten pixels),
 written in row groups by a bounded-memory writer, with the per-feature mean and population std a profile job
-would record. Each variant trains in a fresh process through maas' own pipeline (`app.training.pipeline.train`,
-the code a worker's child runs), which reports its epochs' seconds and, at the end, its own peak RSS (`VmHWM` of
-/proc/self/status):
+would record. Each variant trains in a fresh process; the maas variants go through maas' own pipeline
+(`app.training.pipeline.train`, the code a worker's child runs, defaults included: `steps_per_execution` auto):
 
 - `streamed`: a `StreamedDataset` of the file (what a job gets for a dataset over MAAS_IN_MEMORY_MB): read units
-  permuted per epoch, shuffled in windows, prefetched by a background thread;
-- `in memory`: the first `--slice` rows read into arrays first (what a job gets for a small dataset).
+  permuted per epoch, rows shuffled through a buffer, prefetched by a background thread;
+- `in memory`: the first `--slice` rows read into arrays first (what a job gets for a small dataset);
+- `bare`: `model.fit(x, y, batch_size=N, shuffle=True)` on that slice, with the same model and the same steps per
+  execution: what the in-memory variant should match.
 
-Steady samples/s = training rows / median epoch seconds of epochs 2..N (epoch 1 pays for tracing). The issue's
-target: 1.3M x 784 (about 4 GB; `--target`) streamed with peak RSS < 1.5 GB at >= 0.9x the in-memory rate.
+Every process reports its epochs' seconds, its resident set once Keras and maas are imported (before any data) and
+its peak (`VmHWM` of /proc/self/status) at the end. Variants and backends are interleaved round by round, so a
+machine whose load drifts treats them alike. Steady samples/s = training rows / median epoch seconds of epochs
+2..N over all rounds (epoch 1 pays for tracing and compiling). The issue's target: 1.3M x 784 (about 4 GB;
+`--target`) streamed with peak RSS < 1.5 GB at >= 0.9x the in-memory rate.
 
-    .venv/bin/python bench/big_data.py [--rows 100000] [--epochs 3] [--batch-size 128] [--target] [--backend jax]
+    .venv/bin/python bench/big_data.py [--rows 200000] [--epochs 3] [--rounds 1] [--target]
+        [--backends auto|tensorflow|jax ...] [--variants bare "in memory" streamed] [--data-dir DIR]
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -41,6 +47,7 @@ LAYERS = [
     {"type": "dense", "units": 64, "activation": "relu"},
     {"type": "dense", "units": CLASSES, "activation": "softmax"},
 ]
+VARIANTS = ("bare", "in memory", "streamed")
 
 
 def make_parquet(path: Path, rows: int, features: int) -> dict[str, Any]:
@@ -87,25 +94,32 @@ def record(path: Path, rows: int, profile: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def peak_rss_mb() -> float:
+def dataset_record(folder: Path, rows: int, features: int) -> Path:
+    """The generated file's record in `folder`, written once per (rows, features) and reused by later runs."""
+    path = folder / f"big-{rows}x{features}.parquet"
+    record_path = path.with_suffix(".json")
+    if not record_path.exists():
+        started = time.perf_counter()
+        profile = make_parquet(path, rows, features)
+        record_path.write_text(json.dumps(record(path, rows, profile)))
+        print(
+            f"wrote {rows:,} x {features} ({path.stat().st_size / 2**20:,.0f} MiB) in "
+            f"{time.perf_counter() - started:.0f} s"
+        )
+    return record_path
+
+
+def memory_mib(field: str) -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return float("nan")
 
 
-def child(args: argparse.Namespace) -> None:
-    """In a fresh process: train one variant through maas' pipeline, print one JSON line."""
-    from app.datasets.schemas import DatasetInfo
-    from app.datasets.streamed import StreamedDataset
-    from app.datasets.types import Dataset
-    from app.training.model_source import FreshModel
-    from app.training.pipeline import Reporter, train
+def training_spec(info: Any, args: argparse.Namespace) -> Any:
     from app.training.spec import TrainingSpec
 
-    info = DatasetInfo.model_validate_json(Path(args.record).read_text())
-    streamed = StreamedDataset(info)
-    spec = TrainingSpec.model_validate(
+    return TrainingSpec.model_validate(
         {
             "model_name": "big",
             "dataset": {"id": info.id},
@@ -117,75 +131,161 @@ def child(args: argparse.Namespace) -> None:
             "seed": 0,
         }
     )
+
+
+def child(args: argparse.Namespace) -> None:
+    """In a fresh process: train one variant, print one JSON line."""
+    import keras
+
+    from app.datasets.schemas import DatasetInfo
+    from app.datasets.streamed import StreamedDataset
+    from app.datasets.types import Dataset
+    from app.training.fit import steps_per_execution
+    from app.training.model_source import FreshModel
+    from app.training.pipeline import Reporter, train
+
+    imported_mib = memory_mib("VmRSS")
+    info = DatasetInfo.model_validate_json(Path(args.record).read_text())
+    streamed = StreamedDataset(info)
+    spec = training_spec(info, args)
+    epochs: list[dict[str, float]] = []
     data: Any = streamed
-    if args.child == "in memory":
+    if args.child != "streamed":
         x, y = streamed.read_rows(0, min(args.slice, streamed.rows))
         data = Dataset("slice", x, y, streamed.task, streamed.classes)
-    epochs: list[dict[str, float]] = []
-
-    class Timer(Reporter):
-        def epoch(self, epoch: int, epochs_: int, logs: Any, fold: Any, folds: Any, took: Any = None) -> None:
-            epochs.append({"seconds": took.seconds, "samples": took.samples, "accuracy": logs.get("accuracy")})
-
+    source = FreshModel(spec, data.feature_shape)
     started = time.perf_counter()
-    train(spec, data, None, reporter=Timer(), source=FreshModel(spec, data.feature_shape))
-    result = {"epochs": epochs, "wall_s": time.perf_counter() - started, "peak_rss_mb": peak_rss_mb()}
+    if args.child == "bare":
+        model = source.build(learning_rate=0.001, train_x=data.x)
+        model.steps_per_execution = steps_per_execution(spec, model, len(data.x))
+
+        class EpochTimer(keras.callbacks.Callback):
+            def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+                self.began = time.perf_counter()
+
+            def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+                took = time.perf_counter() - self.began
+                epochs.append({"seconds": took, "samples": len(data.x), "accuracy": (logs or {}).get("accuracy")})
+
+        model.fit(
+            data.x,
+            data.y,
+            batch_size=args.batch_size,
+            epochs=args.epochs,
+            shuffle=True,
+            verbose=0,
+            callbacks=[EpochTimer()],
+        )
+        spe = model.steps_per_execution
+    else:
+
+        class Timer(Reporter):
+            def epoch(self, epoch: int, epochs_: int, logs: Any, fold: Any, folds: Any, took: Any = None) -> None:
+                epochs.append({"seconds": took.seconds, "samples": took.samples, "accuracy": logs.get("accuracy")})
+
+        outcome = train(spec, data, None, reporter=Timer(), source=source)
+        spe = outcome.fit.model.steps_per_execution
+    result = {
+        "epochs": epochs,
+        "wall_s": time.perf_counter() - started,
+        "imported_mib": imported_mib,
+        "peak_rss_mb": memory_mib("VmHWM"),
+        "backend": keras.backend.backend(),
+        "steps_per_execution": spe,
+    }
     print(json.dumps(result))
 
 
-def run_variant(variant: str, record_path: Path, args: argparse.Namespace) -> dict[str, Any]:
+def run_variant(variant: str, backend: str, record_path: Path, args: argparse.Namespace) -> dict[str, Any]:
     command = [sys.executable, __file__, "--child", variant, "--record", str(record_path)]
     command += ["--epochs", str(args.epochs), "--batch-size", str(args.batch_size), "--slice", str(args.slice)]
-    env = {**os.environ, "KERAS_BACKEND": args.backend, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2"}
     env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
     out = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     if out.returncode != 0:
-        raise SystemExit(f"{variant} failed:\n{out.stderr[-4000:]}")
+        raise SystemExit(f"{variant} ({backend}) failed:\n{out.stderr[-4000:]}")
     result = json.loads(out.stdout.strip().splitlines()[-1])
-    steady = [e["seconds"] for e in result["epochs"][1:]] or [result["epochs"][0]["seconds"]]
-    result["samples_per_s"] = result["epochs"][-1]["samples"] / statistics.median(steady)
+    assert result["backend"] == backend, result
     return result
+
+
+def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One variant's rounds pooled: steady samples/s, the highest peak, the last accuracy."""
+    steady = [e["seconds"] for run in runs for e in run["epochs"][1:]] or [runs[0]["epochs"][0]["seconds"]]
+    last = runs[-1]["epochs"][-1]
+    return {
+        "samples": last["samples"],
+        "samples_per_s": last["samples"] / statistics.median(steady),
+        "imported_mib": max(run["imported_mib"] for run in runs),
+        "peak_rss_mb": max(run["peak_rss_mb"] for run in runs),
+        "accuracy": last["accuracy"],
+        "steps_per_execution": runs[-1]["steps_per_execution"],
+    }
+
+
+def report(results: dict[tuple[str, str], dict[str, Any]], backends: list[str]) -> None:
+    print(
+        f"{'backend':<10} {'variant':<10} {'rows/epoch':>10} {'spe':>4} {'samples/s':>10} "
+        f"{'imported MiB':>12} {'peak RSS MiB':>12} {'accuracy':>9}"
+    )
+    for (backend, variant), s in results.items():
+        print(
+            f"{backend:<10} {variant:<10} {s['samples']:>10,} {s['steps_per_execution']:>4} "
+            f"{s['samples_per_s']:>10,.0f} {s['imported_mib']:>12,.0f} {s['peak_rss_mb']:>12,.0f} "
+            f"{s['accuracy']:>9.3f}"
+        )
+    for backend in backends:
+        streamed, in_memory = results.get((backend, "streamed")), results.get((backend, "in memory"))
+        if streamed and in_memory:
+            ratio = streamed["samples_per_s"] / in_memory["samples_per_s"]
+            print(
+                f"{backend}: streamed / in memory samples/s {ratio:.2f}x (target >= 0.9x); streamed peak RSS "
+                f"{streamed['peak_rss_mb']:,.0f} MiB (target < 1.5 GB = {1.5e9 / 2**20:,.0f} MiB)"
+            )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=100_000, help="rows generated (default: a few minutes on 2 cores)")
+    parser.add_argument("--rows", type=int, default=200_000, help="rows generated (default: minutes on 2 cores)")
     parser.add_argument("--features", type=int, default=FEATURES)
     parser.add_argument("--target", action="store_true", help=f"the issue's target: {TARGET_ROWS:,} rows (~4 GB)")
-    parser.add_argument("--slice", type=int, default=100_000, help="rows of the in-memory variant")
+    parser.add_argument("--slice", type=int, default=100_000, help="rows of the in-memory variants")
     parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=1, help="each variant this many times, interleaved")
     parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--backend", default="tensorflow", choices=["tensorflow", "jax"])
-    parser.add_argument("--data-dir", type=Path, help="where the Parquet file is written (default: a temp dir)")
+    parser.add_argument(
+        "--backends",
+        nargs="+",
+        default=["auto"],
+        choices=["auto", "tensorflow", "jax"],
+        help="auto: maas' default (JAX where installed)",
+    )
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
+    parser.add_argument("--data-dir", type=Path, help="keep the generated file here and reuse it (default: temp dir)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--record", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         return child(args)
+    from app.training.backends import default_backend
+
+    backends = list(dict.fromkeys(default_backend() if b == "auto" else b for b in args.backends))
     rows = TARGET_ROWS if args.target else args.rows
-    with tempfile.TemporaryDirectory(prefix="maas-big-", dir=args.data_dir) as folder:
-        path = Path(folder) / "big.parquet"
-        started = time.perf_counter()
-        profile = make_parquet(path, rows, args.features)
+    with ExitStack() as stack:
+        folder = args.data_dir or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="maas-big-")))
+        record_path = dataset_record(folder, rows, args.features)
         print(
-            f"wrote {rows:,} x {args.features} ({path.stat().st_size / 2**20:,.0f} MiB) in "
-            f"{time.perf_counter() - started:.0f} s; backend {args.backend}, batch {args.batch_size}"
+            f"{rows:,} rows; backends {backends}, batch {args.batch_size}, {args.epochs} epochs x "
+            f"{args.rounds} rounds; load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}",
+            flush=True,
         )
-        record_path = Path(folder) / "dataset.json"
-        record_path.write_text(json.dumps(record(path, rows, profile)))
-        results = {variant: run_variant(variant, record_path, args) for variant in ("in memory", "streamed")}
-    print(f"{'variant':<10} {'rows/epoch':>10} {'samples/s':>10} {'peak RSS MiB':>13} {'accuracy':>9}")
-    for variant, result in results.items():
-        last = result["epochs"][-1]
-        print(
-            f"{variant:<10} {last['samples']:>10,} {result['samples_per_s']:>10,.0f} "
-            f"{result['peak_rss_mb']:>13,.0f} {last['accuracy']:>9.3f}"
-        )
-    ratio = results["streamed"]["samples_per_s"] / results["in memory"]["samples_per_s"]
-    print(
-        f"streamed / in memory samples/s: {ratio:.2f}x (target >= 0.9x); streamed peak RSS "
-        f"{results['streamed']['peak_rss_mb']:,.0f} MiB (target < 1536 MiB)"
-    )
+        runs: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for _round in range(args.rounds):
+            for backend in backends:
+                for variant in args.variants:
+                    runs.setdefault((backend, variant), []).append(run_variant(variant, backend, record_path, args))
+    print(f"load average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    report({key: summary(value) for key, value in runs.items()}, backends)
 
 
 if __name__ == "__main__":
