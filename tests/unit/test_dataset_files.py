@@ -14,7 +14,8 @@ import pyarrow.parquet as pq
 import pytest
 from fsspec.core import url_to_fs
 
-from app.datasets.files import iter_tables, list_units, read_unit, to_arrays
+from app.datasets import streamed as streamed_module
+from app.datasets.files import features_array, iter_tables, list_units, read_unit, to_arrays
 from app.datasets.formats import UploadRequest
 from app.datasets.schemas import DatasetInfo
 from app.datasets.streamed import RowSplit, StreamedDataset
@@ -145,6 +146,36 @@ def test_bad_cells_name_the_column_and_the_global_row(tmp_path: Path) -> None:
         arrays(table.drop_columns(["a"]), ["cat", "dog", "yak"])
 
 
+def test_features_are_one_c_contiguous_float32_array_cast_as_numpy_casts_each_column() -> None:
+    columns = {
+        "f32": pa.array([1.5, -2.25, 3.1], pa.float32()),
+        "f64": pa.array([0.1, 1e-40, -7.123456789]),
+        "i64": pa.array([1, 2**40 + 1, -3]),
+        "u8": pa.array([0, 255, 7], pa.uint8()),
+        "flag": pa.array([True, False, True]),
+        "f16": pa.array(np.array([0.5, 2.0, -1.0], np.float16)),
+        "chunks": pa.chunked_array([pa.array([1.0, 2.0], pa.float32()), pa.array([3.0], pa.float32())]),
+    }
+    table = pa.table(columns)
+    order = ["u8", "f32", "chunks", "f64", "flag", "i64", "f16"]
+    x = features_array(table, features=order)
+
+    assert x.dtype == np.float32 and x.flags.c_contiguous and x.shape == (3, 7)
+    each = [np.asarray(columns[name].to_numpy(zero_copy_only=False)).astype(np.float32) for name in order]
+    np.testing.assert_array_equal(x, np.column_stack(each))
+    assert features_array(table, features=[]).shape == (3, 0)
+
+
+def test_a_null_or_an_infinity_among_the_features_names_its_first_row_and_column() -> None:
+    table = pa.table({"a": [1.0, 2.0, None, 4.0], "b": pa.array([1, None, 3, 4]), "c": [0.0, 0.0, 0.0, 1e39]})
+    with pytest.raises(InvalidUpload, match=r"feature column 'b' holds a missing value \(NaN\) in row 11"):
+        features_array(table, features=["a", "b", "c"], first_row=10)
+    with pytest.raises(InvalidUpload, match=r"feature column 'c' holds inf in row 3"):
+        features_array(table, features=["c"])
+    huge = pa.table({"a": pa.array([3e38, 3e38], pa.float32())})  # finite cells whose sum is not
+    np.testing.assert_array_equal(features_array(huge, features=["a"]), np.full((2, 1), 3e38, np.float32))
+
+
 def test_a_file_that_is_not_parquet_names_the_file(tmp_path: Path) -> None:
     path = tmp_path / "x.parquet"
     path.write_bytes(b"a,b\n1,2\n")
@@ -198,3 +229,18 @@ def test_row_splits_are_disjoint_cover_every_row_and_keep_their_fractions() -> N
     assert masks.mean(axis=1) == pytest.approx([0.1, 0.2, 0.7], abs=0.01)
     assert np.array_equal(test.mask(1000, 50_000)[500:], test.mask(1500, 49_500)), "a row's side is its own"
     assert not np.array_equal(test.mask(0, 1000), RowSplit(0.0, 0.1, 6).mask(0, 1000))
+
+
+def test_feature_chunks_are_the_rows_read_rows_gives_for_any_ranges(
+    tmp_path: Path, fmt: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(streamed_module, "FEATURE_CHUNK_BYTES", 4 * len(FEATURES) * 40)  # chunks of 40 rows
+    frames = [frame(450), frame(301, start=450)]
+    urls = write(frames, fmt, f"file://{tmp_path}")
+    x, _, _ = expected(frames)
+    data = streamed(urls, fmt, 751)
+    for start, stop in [(0, 130), (130, 260), (260, 751), (5, 6), (449, 452), (700, 751)]:
+        chunks = list(data.feature_chunks(start, stop))
+        assert all(len(chunk) <= 40 and chunk.flags.c_contiguous for chunk in chunks)
+        np.testing.assert_array_equal(np.concatenate(chunks), x[start:stop])
+        np.testing.assert_array_equal(np.concatenate(chunks), streamed(urls, fmt, 751).read_rows(start, stop)[0])
