@@ -36,16 +36,14 @@ class PredictInShards:
         shards = shards_of(job)
         classes = job.meta.classes if job.meta.task == "classification" else None
         done = shards.rows_done()
-        if done:
-            first = next(i for i in range(shards.count) if not shards.done(i))
+        todo = [index for index in range(shards.count) if not shards.done(index)]
+        if done and todo:
             message = "job %s resumes at shard %d of %d (%d rows already written)"
-            log.info(message, job.job.id, first, shards.count, done)
+            log.info(message, job.job.id, todo[0], shards.count, done)
         job.report_rows(done)
-        for index in range(shards.count):
-            if shards.done(index):
-                continue
-            rows = shards.rows(index)
-            outputs = job.predict(rows, int(job.spec["batch_size"]))
+        ranges = [shards.rows(index) for index in todo]
+        for number, outputs in job.predict_ranges(ranges, int(job.spec["batch_size"])):
+            index, rows = todo[number], ranges[number]
             shards.write(index, prediction_table(np.arange(rows.start, rows.stop), outputs, classes))
             done += len(rows)
             job.report_rows(done)
@@ -66,4 +64,6 @@ class WriteOutput:
 
 
 def plan(job: Job, settings: Settings, store: JobStore, sweeps: SweepStore) -> Plan:
-    return Plan(scoring_context(job, settings, store), PredictInShards(), WriteOutput())
+    # Every row is read once, in order: a file-backed dataset is streamed whatever its size (loading one whole
+    # would hold all of it, and a copy, for no gain).
+    return Plan(scoring_context(job, settings, store, in_memory_mb=0), PredictInShards(), WriteOutput())

@@ -2,13 +2,18 @@
 serves it, the dataset, and the claim to report progress under.
 
 A file-backed dataset over MAAS_IN_MEMORY_MB is scored range by range as its files are read (consecutive ranges
-continue one pass over them), never loaded whole."""
+continue one pass over them), never loaded whole; a batch prediction streams every file-backed dataset, and reads
+its next chunk in a thread while the runtime scores the one before."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -21,6 +26,8 @@ from app.jobs.store import JobStore
 from app.registry import ModelVersion, open_registry
 from app.serving.runtimes import Infer, open_runtime
 from app.settings import Settings
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -46,9 +53,21 @@ class ScoringContext:
             return self.data.read_rows(rows.start, rows.stop)
         return self.data.x[rows.start : rows.stop], self.data.y[rows.start : rows.stop]
 
-    def predict(self, rows: range, batch_size: int) -> np.ndarray:
-        """The runtime's outputs for `rows` of the dataset, `batch_size` rows a call."""
-        return self.infer_rows(self.rows(rows)[0], batch_size)
+    def predict_ranges(self, ranges: list[range], batch_size: int) -> Iterator[tuple[int, np.ndarray]]:
+        """(index into `ranges`, the runtime's outputs for its rows) for each range in turn, `batch_size` rows a
+        call. The rows are read a chunk ahead in a thread: decoding and copying release the GIL, and so does the
+        runtime, so reading and scoring share the cores instead of taking turns."""
+        chunks = read_ahead(self._feature_chunks(ranges))
+        for index, group in groupby(chunks, key=itemgetter(0)):
+            yield index, np.concatenate([self.infer_rows(x, batch_size) for _, x in group])
+
+    def _feature_chunks(self, ranges: list[range]) -> Iterator[tuple[int, np.ndarray]]:
+        for index, rows in enumerate(ranges):
+            if isinstance(self.data, StreamedDataset):
+                for x in self.data.feature_chunks(rows.start, rows.stop):
+                    yield index, x
+            else:
+                yield index, self.data.x[rows.start : rows.stop]
 
     def infer_rows(self, x: np.ndarray, batch_size: int) -> np.ndarray:
         """The runtime's outputs for the feature rows `x`, `batch_size` rows a call."""
@@ -59,15 +78,29 @@ class ScoringContext:
         self.runs.record_rows(self.job.id, self.worker_id, rows=rows, total_rows=self.data.rows)
 
 
-def scoring_context(job: Job, settings: Settings, store: JobStore) -> ScoringContext:
-    """The version and dataset a scoring job names, opened through the runtime that serves the version."""
+def read_ahead(items: Iterator[T]) -> Iterator[T]:
+    """`items`, each one made in a thread while the caller works on the one before."""
+    end = object()
+    with ThreadPoolExecutor(1, thread_name_prefix="read-ahead") as pool:
+        coming = pool.submit(next, items, end)
+        while (item := coming.result()) is not end:
+            coming = pool.submit(next, items, end)
+            yield item  # type: ignore[misc]
+
+
+def scoring_context(
+    job: Job, settings: Settings, store: JobStore, *, in_memory_mb: float | None = None
+) -> ScoringContext:
+    """The version and dataset a scoring job names, opened through the runtime that serves the version; a
+    file-backed dataset of at most `in_memory_mb` (default MAAS_IN_MEMORY_MB) is loaded whole."""
     assert job.worker is not None
     registry = open_registry(settings.registry_location, settings.cache_dir)
     meta = registry.read_version(job.spec["model"], job.spec["version"])
     version_dir = registry.artifact_path(meta.name, meta.version).parent
     runtime, infer = open_runtime(version_dir, meta)
     ref = DatasetRef.model_validate(job.spec["dataset"])
-    data = load_dataset(ref, settings.datasets_location, in_memory_mb=settings.in_memory_mb)
+    limit = settings.in_memory_mb if in_memory_mb is None else in_memory_mb
+    data = load_dataset(ref, settings.datasets_location, in_memory_mb=limit)
     return ScoringContext(
         job=job,
         settings=settings,
