@@ -21,6 +21,7 @@ from app.api.auth import ApiKeyMiddleware, ApiKeys
 from app.api.fastpath import DirectRoutes, direct_routes
 from app.api.hosts import OpenModeGuard
 from app.api.limits import BodyLimitMiddleware
+from app.api.method_override import MethodOverride
 from app.api.protocols import PROTOCOLS
 from app.api.routes import (
     batch_predictions,
@@ -152,6 +153,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(protocol.router)
     ui.install(app)
     _protect(app, app.state.settings)
+    app.add_middleware(MethodOverride)  # outermost: every layer sees the method a tus client means
     return app
 
 

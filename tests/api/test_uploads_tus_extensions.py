@@ -1,0 +1,61 @@
+"""The tus extensions and core features that stock clients lean on, through the real app: X-HTTP-Method-Override
+(clients behind GET/POST-only proxies), creation-with-upload (tus-js-client's `uploadDataDuringCreation`) and
+expiration (Upload-Expires, 410 Gone, expired uploads swept at start)."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from app.main import create_app
+from app.settings import Settings
+from tests.api.test_uploads_tus import CHUNK, TUS, create, offset, parquet_bytes
+
+
+def override(client: TestClient, location: str, method: str, body: bytes = b"", **headers: str) -> Any:
+    return client.post(location, content=body, headers={**TUS, "X-HTTP-Method-Override": method, **headers})
+
+
+def test_a_post_overridden_to_patch_appends_and_one_to_delete_terminates(client: TestClient) -> None:
+    data = parquet_bytes()
+    half = len(data) // 2
+    location = create(client, len(data))
+    response = override(client, location, "PATCH", data[:half], **{"Content-Type": CHUNK, "Upload-Offset": "0"})
+    assert response.status_code == 204, response.text
+    assert response.headers["Upload-Offset"] == str(half)
+    assert offset(client, location) == half
+    wrong = override(client, location, "PATCH", data[half:], **{"Content-Type": CHUNK, "Upload-Offset": "0"})
+    assert wrong.status_code == 409
+    assert f"resume at {half}" in wrong.json()["detail"]
+    done = override(client, location, "patch", data[half:], **{"Content-Type": CHUNK, "Upload-Offset": str(half)})
+    assert done.status_code == 204, done.text
+    record = client.get(f"/datasets/{location.rsplit('/', 1)[-1]}").json()
+    assert record["file_sha256"] == hashlib.sha256(data).hexdigest()
+
+    other = create(client, 100)
+    assert override(client, other, "DELETE").status_code == 204
+    assert client.head(other, headers=TUS).status_code == 404
+    assert client.get(f"/datasets/{other.rsplit('/', 1)[-1]}").status_code == 404
+
+
+def test_an_override_to_another_method_is_400_naming_the_ones_allowed(client: TestClient) -> None:
+    location = create(client, 100)
+    response = override(client, location, "PUT", b"x")
+    assert response.status_code == 400
+    assert "PATCH" in response.json()["detail"] and "'PUT'" in response.json()["detail"]
+    assert response.headers["Tus-Resumable"] == "1.0.0"
+    assert offset(client, location) == 0
+
+
+def test_an_overridden_patch_is_not_held_to_the_request_body_cap(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data", workers=0, prewarm=False, max_request_mb=0.01)
+    data = parquet_bytes()
+    assert len(data) > 0.01 * 2**20
+    with TestClient(create_app(settings)) as client:
+        location = create(client, len(data))
+        response = override(client, location, "PATCH", data, **{"Content-Type": CHUNK, "Upload-Offset": "0"})
+        assert response.status_code == 204, response.text
+        assert offset(client, location) == len(data)
