@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Awaitable
 from typing import TypeVar
 
@@ -16,16 +17,27 @@ FOREVER = 3600.0
 
 
 class Doubler:
-    """A model that doubles its input and remembers the size of every call."""
+    """A model that doubles its input and remembers the size of every call and the thread that made it."""
 
     def __init__(self) -> None:
         self.calls: list[int] = []
+        self.threads: set[int] = set()
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         self.calls.append(len(batch))
+        self.threads.add(threading.get_ident())
         if (batch < 0).any():
             raise ValueError("negative input")
         return batch * 2
+
+
+class InlineDoubler(Doubler):
+    """As a loaded model whose full batch takes less than two thread switches: called on the event loop."""
+
+    inline = True
+
+
+BOTH = pytest.mark.parametrize("make_model", [Doubler, InlineDoubler], ids=["worker-thread", "inline"])
 
 
 def rows(start: int, count: int = 1) -> np.ndarray:
@@ -39,8 +51,9 @@ def run(coroutine: Awaitable[T]) -> T:
     return asyncio.run(bounded())
 
 
-def test_concurrent_requests_share_one_call_and_each_gets_its_own_rows() -> None:
-    model, stats = Doubler(), []
+@BOTH
+def test_concurrent_requests_share_one_call_and_each_gets_its_own_rows(make_model: type[Doubler]) -> None:
+    model, stats = make_model(), []
 
     async def scenario() -> list[np.ndarray]:
         batcher = Batcher(64, 0.0, observe=stats.append)
@@ -53,6 +66,8 @@ def test_concurrent_requests_share_one_call_and_each_gets_its_own_rows() -> None
         np.testing.assert_array_equal(output, rows(i, 1 + i % 3) * 2)
     assert model.calls == [sum(1 + i % 3 for i in range(20))]
     assert [(s.rows, s.requests) for s in stats] == [(39, 20)] and isinstance(stats[0], BatchStats)
+    on_loop = model.threads == {threading.get_ident()}  # asyncio.run runs the loop in this thread
+    assert on_loop == (make_model is InlineDoubler)
 
 
 def test_a_lone_request_is_not_held_for_the_maximum_delay() -> None:
@@ -65,8 +80,9 @@ def test_a_lone_request_is_not_held_for_the_maximum_delay() -> None:
     np.testing.assert_array_equal(run(scenario()), rows(0) * 2)
 
 
-def test_calls_never_exceed_max_size_and_a_larger_request_runs_alone() -> None:
-    model = Doubler()
+@BOTH
+def test_calls_never_exceed_max_size_and_a_larger_request_runs_alone(make_model: type[Doubler]) -> None:
+    model = make_model()
 
     async def scenario() -> list[np.ndarray]:
         batcher = Batcher(8, 0.0)
@@ -92,8 +108,9 @@ def test_keys_are_batched_apart() -> None:
     assert first.calls == [5] and second.calls == [5]
 
 
-def test_a_failing_call_fails_its_requests_only_and_the_next_call_works() -> None:
-    model = Doubler()
+@BOTH
+def test_a_failing_call_fails_its_requests_only_and_the_next_call_works(make_model: type[Doubler]) -> None:
+    model = make_model()
 
     async def scenario() -> tuple[list[object], np.ndarray]:
         batcher = Batcher(64, 0.0)
@@ -109,8 +126,9 @@ def test_a_failing_call_fails_its_requests_only_and_the_next_call_works() -> Non
     np.testing.assert_array_equal(after, rows(2) * 2)
 
 
-def test_a_cancelled_request_leaves_its_batch_mates_alone() -> None:
-    model = Doubler()
+@BOTH
+def test_a_cancelled_request_leaves_its_batch_mates_alone(make_model: type[Doubler]) -> None:
+    model = make_model()
 
     async def scenario() -> list[np.ndarray]:
         batcher = Batcher(64, 0.0)
@@ -128,8 +146,9 @@ def test_a_cancelled_request_leaves_its_batch_mates_alone() -> None:
     assert model.calls == [2]
 
 
-def test_a_forming_batch_waits_for_a_request_still_being_received() -> None:
-    model = Doubler()
+@BOTH
+def test_a_forming_batch_waits_for_a_request_still_being_received(make_model: type[Doubler]) -> None:
+    model = make_model()
 
     async def scenario() -> None:
         batcher = Batcher(64, FOREVER)
@@ -205,3 +224,38 @@ def test_max_size_one_or_two_still_answers_everyone(max_size: int) -> None:
     assert all(size <= max_size for size in model.calls) and sum(model.calls) == 5
     for i, output in enumerate(outputs):
         np.testing.assert_array_equal(output, rows(i) * 2)
+
+
+def test_after_a_merged_call_requests_arriving_one_tick_apart_still_merge() -> None:
+    """As grpc.aio hands calls to the event loop: one at a time, each a loop tick or more after the last."""
+    model = InlineDoubler()
+
+    async def scenario() -> list[np.ndarray]:
+        batcher = Batcher(7, FOREVER, quiet_s=FOREVER)  # leaves only once full, so the test cannot race a clock
+        await asyncio.gather(*(batcher.submit("m", model, rows(i)) for i in range(2)))  # together: one call
+        one_by_one = []
+        for i in range(7):
+            one_by_one.append(asyncio.ensure_future(batcher.submit("m", model, rows(10 + i))))
+            await asyncio.sleep(0)
+        outputs = await asyncio.gather(*one_by_one)
+        await batcher.close()
+        return outputs
+
+    outputs = run(scenario())
+    assert model.calls == [2, 7]
+    for i, output in enumerate(outputs):
+        np.testing.assert_array_equal(output, rows(10 + i) * 2)
+
+
+def test_a_lone_client_after_a_merged_call_is_answered_one_call_each() -> None:
+    model = InlineDoubler()
+
+    async def scenario() -> None:
+        batcher = Batcher(64, 0.01, quiet_s=FOREVER)  # the first lone request waits at most max_delay_s
+        await asyncio.gather(*(batcher.submit("m", model, rows(i)) for i in range(3)))
+        for i in range(3):
+            np.testing.assert_array_equal(await batcher.submit("m", model, rows(i)), rows(i) * 2)
+        await batcher.close()
+
+    run(scenario())
+    assert model.calls == [3, 1, 1, 1]
