@@ -7,7 +7,6 @@ Pure functions of messages, numpy and a version's metadata. Every batch is check
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,8 +39,9 @@ class InferCall:
 
 def decode_infer(request: Any, meta: ModelVersion) -> InferCall:
     """A `ModelInferRequest` as a float32 batch; InvalidInput or MalformedBody (INVALID_ARGUMENT) when wrong."""
-    names = [tensor.name for tensor in request.inputs]
-    if names != [INPUT_NAME]:
+    inputs = request.inputs
+    if len(inputs) != 1 or inputs[0].name != INPUT_NAME:  # (each field read builds a Python object: read once)
+        names = [tensor.name for tensor in inputs]
         raise InvalidInput(f"model {meta.name!r} has one input, {INPUT_NAME!r}, but the request gives {names}")
     for output in request.outputs:
         if output.name != OUTPUT_NAME:
@@ -50,16 +50,19 @@ def decode_infer(request: Any, meta: ModelVersion) -> InferCall:
             )
         if "classification" in output.parameters:
             raise InvalidInput("the classification extension is not supported; ask for the raw output")
-    tensor = request.inputs[0]
-    if tensor.datatype not in DATATYPES:
-        raise InvalidInput(f"input datatype {tensor.datatype!r} is not supported; use one of {', '.join(DATATYPES)}")
-    if len(request.raw_input_contents) > 1:
-        raise MalformedBody(f"the request has {len(request.raw_input_contents)} raw_input_contents for one input")
-    if request.raw_input_contents:
-        flat = _from_bytes(request.raw_input_contents[0], DATATYPES[tensor.datatype], "raw_input_contents")
+    tensor = inputs[0]
+    datatype = tensor.datatype
+    dtype = DATATYPES.get(datatype)
+    if dtype is None:
+        raise InvalidInput(f"input datatype {datatype!r} is not supported; use one of {', '.join(DATATYPES)}")
+    raw = request.raw_input_contents
+    if len(raw) > 1:
+        raise MalformedBody(f"the request has {len(raw)} raw_input_contents for one input")
+    if raw:
+        flat = _from_bytes(raw[0], dtype, "raw_input_contents")
     else:
-        flat = _from_values(getattr(tensor.contents, CONTENTS[tensor.datatype]), DATATYPES[tensor.datatype])
-    hint = f"{tensor.datatype} values go in raw_input_contents or contents.{CONTENTS[tensor.datatype]}"
+        flat = _from_values(getattr(tensor.contents, CONTENTS[datatype]), dtype)
+    hint = f"{datatype} values go in raw_input_contents or contents.{CONTENTS[datatype]}"
     return InferCall(request.id, _shaped(flat, list(tensor.shape), hint, meta))
 
 
@@ -116,12 +119,13 @@ def _from_values(values: Any, dtype: np.dtype) -> np.ndarray:
 
 
 def _shaped(flat: np.ndarray, shape: list[int], hint: str, meta: ModelVersion) -> np.ndarray:
-    if any(d < 0 for d in shape):
-        raise InvalidInput(
-            f"input shape {shape} has a negative dimension; model {meta.name!r} expects {expected_shape(meta)}"
-        )
-    if flat.size != math.prod(shape):
-        raise InvalidInput(
-            f"input {INPUT_NAME!r} has {flat.size} values but its shape {shape} needs {math.prod(shape)} ({hint})"
-        )
+    size = 1
+    for d in shape:
+        if d < 0:
+            raise InvalidInput(
+                f"input shape {shape} has a negative dimension; model {meta.name!r} expects {expected_shape(meta)}"
+            )
+        size *= d
+    if flat.size != size:
+        raise InvalidInput(f"input {INPUT_NAME!r} has {flat.size} values but its shape {shape} needs {size} ({hint})")
     return check_batch(flat.reshape(shape), "inputs", meta)
