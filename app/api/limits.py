@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.api.problems import error_before_routing
 from app.errors import TooLarge
 
-UNCAPPED = ("/datasets",)
+UNCAPPED = ("/datasets", "/uploads")  # a tus creation may carry the first bytes, bounded by Upload-Length
 UNCAPPED_PATCHES = "/uploads/"  # a tus chunk: written to disk as it arrives, never past the upload's declared length
 WITH_BODY = {"POST", "PUT", "PATCH"}
 

@@ -14,7 +14,7 @@ class UnsupportedTusVersion(MaasError):
 
 
 class UnsupportedMediaType(MaasError):
-    """A PATCH body must be sent as 'Content-Type: application/offset+octet-stream'."""
+    """A PATCH (or creation) body must be sent as 'Content-Type: application/offset+octet-stream'."""
 
     code = "unsupported_media_type"
     title = "Unsupported media type"

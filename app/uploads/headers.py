@@ -10,7 +10,7 @@ from app.errors import MalformedBody
 from app.uploads.errors import UnsupportedMediaType, UnsupportedTusVersion
 
 TUS_VERSION = "1.0.0"
-EXTENSIONS = ("creation", "termination")
+EXTENSIONS = ("creation", "creation-with-upload", "termination")
 CHUNK_TYPE = "application/offset+octet-stream"
 
 
@@ -26,7 +26,8 @@ def check_chunk_type(value: str | None) -> None:
     media = (value or "").split(";", 1)[0].strip().lower()
     if media != CHUNK_TYPE:
         shown = media[:60] or "none"
-        raise UnsupportedMediaType(f"a PATCH body must be sent as 'Content-Type: {CHUNK_TYPE}'; got {shown}")
+        msg = f"an upload's bytes (a PATCH or creation body) must be sent as 'Content-Type: {CHUNK_TYPE}'; got {shown}"
+        raise UnsupportedMediaType(msg)
 
 
 def byte_count(value: str | None, header: str) -> int:

@@ -14,10 +14,16 @@ from app.uploads.storage import Uploads
 
 
 def begin_upload(
-    uploads: Uploads, *, length: str | None, defer: str | None, metadata: str | None, max_bytes: int
+    uploads: Uploads,
+    *,
+    length: str | None,
+    defer: str | None,
+    metadata: str | None,
+    max_bytes: int,
+    body_bytes: int | None = None,
 ) -> UploadState:
-    """A new upload and its dataset (status `uploading`): 400 for malformed headers, 413 past the limit, 422 for
-    metadata that cannot make a dataset."""
+    """A new upload and its dataset (status `uploading`): 400 for malformed headers, 413 past the limit (or a
+    creation body, `body_bytes` declared, longer than Upload-Length), 422 for metadata that cannot make a dataset."""
     if length is None and defer is not None:
         raise MalformedBody("deferred lengths (Upload-Defer-Length) are not supported: send Upload-Length")
     size = byte_count(length, "Upload-Length")
@@ -26,6 +32,8 @@ def begin_upload(
     if size > max_bytes:
         limit = max_bytes / 2**30
         raise TooLarge(f"Upload-Length {size} bytes is larger than the limit of {limit:g} GiB (MAAS_MAX_UPLOAD_GB)")
+    if body_bytes is not None and body_bytes > size:
+        raise TooLarge(f"the creation body is {body_bytes} bytes, more than its Upload-Length of {size} bytes")
     if size == 0:
         msg = "Upload-Length is 0: an empty file holds no dataset"
         raise InvalidUpload(msg, errors=[{"loc": ["Upload-Length"], "msg": msg}])

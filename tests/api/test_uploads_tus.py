@@ -72,7 +72,7 @@ def test_options_advertise_version_extensions_and_max_size(tmp_path: Path) -> No
         response = client.options("/uploads")
     assert response.status_code == 204
     assert response.headers["Tus-Version"] == "1.0.0"
-    assert set(response.headers["Tus-Extension"].split(",")) == {"creation", "termination"}
+    assert set(response.headers["Tus-Extension"].split(",")) == {"creation", "creation-with-upload", "termination"}
     assert int(response.headers["Tus-Max-Size"]) == 2 * 2**30
 
 

@@ -5,6 +5,7 @@ expiration (Upload-Expires, 410 Gone, expired uploads swept at start)."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from app.main import create_app
 from app.settings import Settings
-from tests.api.test_uploads_tus import CHUNK, TUS, create, offset, parquet_bytes
+from tests.api.test_uploads_tus import CHUNK, GOOD, TUS, create, metadata, offset, parquet_bytes, patch
 
 
 def override(client: TestClient, location: str, method: str, body: bytes = b"", **headers: str) -> Any:
@@ -59,3 +60,62 @@ def test_an_overridden_patch_is_not_held_to_the_request_body_cap(tmp_path: Path)
         response = override(client, location, "PATCH", data, **{"Content-Type": CHUNK, "Upload-Offset": "0"})
         assert response.status_code == 204, response.text
         assert offset(client, location) == len(data)
+
+
+def create_with(client: TestClient, length: int, body: bytes, **headers: str) -> Any:
+    headers = {**TUS, "Upload-Length": str(length), "Upload-Metadata": metadata(**GOOD), **headers}
+    return client.post("/uploads", content=body, headers=headers)
+
+
+def test_a_creation_with_the_whole_file_is_one_request_and_the_dataset_is_profiled(client: TestClient) -> None:
+    data = parquet_bytes()
+    response = create_with(client, len(data), data, **{"Content-Type": CHUNK})
+    assert response.status_code == 201, response.text
+    assert response.headers["Upload-Offset"] == str(len(data))
+    location = response.headers["Location"]
+    assert offset(client, location) == len(data)
+    record = client.get(f"/datasets/{location.rsplit('/', 1)[-1]}").json()
+    assert record["status"] in ("profiling", "ready")
+    assert (record["bytes"], record["file_sha256"]) == (len(data), hashlib.sha256(data).hexdigest())
+
+
+def test_a_creation_with_the_first_bytes_resumes_with_patches(tmp_path: Path) -> None:
+    """Not held to the request body cap, as PATCH is not."""
+    settings = Settings(data_dir=tmp_path / "data", workers=0, prewarm=False, max_request_mb=0.01)
+    data = parquet_bytes()
+    first = len(data) // 2
+    assert first > 0.01 * 2**20
+    with TestClient(create_app(settings)) as client:
+        response = create_with(client, len(data), data[:first], **{"Content-Type": CHUNK})
+        assert response.status_code == 201, response.text
+        location = response.headers["Location"]
+        assert int(response.headers["Upload-Offset"]) == first == offset(client, location)
+        dataset_id = location.rsplit("/", 1)[-1]
+        assert client.get(f"/datasets/{dataset_id}").json()["status"] == "uploading"
+        assert patch(client, location, first, data[first:]).status_code == 204
+        assert client.get(f"/datasets/{dataset_id}").json()["file_sha256"] == hashlib.sha256(data).hexdigest()
+
+
+def test_a_creation_body_of_the_wrong_type_or_past_upload_length_creates_nothing(client: TestClient) -> None:
+    wrong_type = create_with(client, 10, b"0123456789", **{"Content-Type": "application/octet-stream"})
+    assert wrong_type.status_code == 415
+    assert CHUNK in wrong_type.json()["detail"]
+    too_long = create_with(client, 10, b"0123456789X", **{"Content-Type": CHUNK})
+    assert too_long.status_code == 413
+    assert "Upload-Length of 10" in too_long.json()["detail"]
+
+    def chunked() -> Iterator[bytes]:  # no Content-Length: found out only once the bytes run past Upload-Length
+        yield b"01234"
+        yield b"56789X"
+
+    headers = {**TUS, "Upload-Length": "10", "Upload-Metadata": metadata(**GOOD), "Content-Type": CHUNK}
+    streamed = client.post("/uploads", content=chunked(), headers=headers)
+    assert streamed.status_code == 413, streamed.text
+    assert "Upload-Length of 10" in streamed.json()["detail"]
+    assert client.get("/datasets").json() == []
+
+
+def test_a_creation_without_a_body_needs_no_content_type(client: TestClient) -> None:
+    response = create_with(client, 100, b"", **{"Content-Type": "application/json"})
+    assert response.status_code == 201, response.text
+    assert response.headers["Upload-Offset"] == "0"

@@ -1,6 +1,7 @@
-"""Resumable dataset uploads on the tus 1.0 protocol (core, creation, termination) at /uploads, so that stock
-tus clients (tuspy, Uppy, tus-js-client) can send files of many GB and resume them after a dropped connection
-or a server restart. Bytes stream to the datasets location as they arrive; the finished file is profiled.
+"""Resumable dataset uploads on the tus 1.0 protocol (core, creation, creation-with-upload, termination) at
+/uploads, so that stock tus clients (tuspy, Uppy, tus-js-client) can send files of many GB and resume them after
+a dropped connection or a server restart. Bytes stream to the datasets location as they arrive; the finished
+file is profiled.
 
 The tus headers and statuses are the protocol's, so the routes share one route class: it checks Tus-Resumable
 before anything runs (412 with Tus-Version otherwise), answers errors as problem documents with the two
@@ -21,11 +22,18 @@ from app.api.deps import SettingsDep, StoreDep
 from app.api.problems import status_for
 from app.api.profiling import begin_profiling, cancel_profiling
 from app.api.protocols.envelopes import problem
-from app.errors import MaasError
+from app.errors import MaasError, TooLarge
 from app.jobs.store import JobStore
 from app.settings import Settings
 from app.uploads.errors import UnsupportedMediaType, UnsupportedTusVersion
-from app.uploads.headers import CHUNK_TYPE, TUS_VERSION, capabilities, check_chunk_type, check_version
+from app.uploads.headers import (
+    CHUNK_TYPE,
+    TUS_VERSION,
+    byte_count,
+    capabilities,
+    check_chunk_type,
+    check_version,
+)
 from app.uploads.service import begin_upload, receive_bytes
 from app.uploads.state import UploadState
 from app.uploads.storage import Uploads
@@ -95,26 +103,62 @@ def describe_uploads(settings: SettingsDep) -> Response:
     "",
     status_code=201,
     response_class=Response,
-    responses={413: {"description": "Upload-Length past MAAS_MAX_UPLOAD_GB"}, 422: {"description": "Bad metadata"}},
+    openapi_extra={"requestBody": {**CHUNK_BODY["requestBody"], "required": False}},
+    responses={
+        413: {"description": "Upload-Length past MAAS_MAX_UPLOAD_GB, or a body past Upload-Length"},
+        415: {"description": "A body that is not offset+octet-stream"},
+        422: {"description": "Bad metadata"},
+    },
 )
-def create_upload(
+async def create_upload(
+    request: Request,
     uploads: UploadsDep,
     settings: SettingsDep,
+    store: StoreDep,
     upload_length: Annotated[str | None, Header(alias="Upload-Length")] = None,
     upload_metadata: Annotated[
         str | None, Header(alias="Upload-Metadata", description="filename, name, target, task")
     ] = None,
     upload_defer_length: Annotated[str | None, Header(alias="Upload-Defer-Length")] = None,
+    content_type: Annotated[str | None, Header(alias="Content-Type")] = None,
+    content_length: Annotated[str | None, Header(alias="Content-Length")] = None,
 ) -> Response:
-    """Start a resumable upload; its dataset (same id) is listed in status 'uploading' until the last byte."""
-    state = begin_upload(
+    """Start a resumable upload; its dataset (same id) is listed in status 'uploading' until the last byte. A body
+    (creation-with-upload, as offset+octet-stream) is the upload's first bytes: Upload-Offset says how many."""
+    declared = None if content_length is None else byte_count(content_length, "Content-Length")
+    with_body = bool(declared) or "transfer-encoding" in request.headers
+    if with_body:
+        check_chunk_type(content_type)  # before anything exists
+    state = await asyncio.to_thread(
+        begin_upload,
         uploads,
         length=upload_length,
         defer=upload_defer_length,
         metadata=upload_metadata,
         max_bytes=max_upload_bytes(settings),
+        body_bytes=declared if with_body else None,
     )
-    return Response(status_code=201, headers={"Location": f"/uploads/{state.id}", "Upload-Offset": "0"})
+    offset = 0
+    if with_body:
+        offset = await first_bytes(request, uploads, store, state, content_length=content_length)
+    return Response(status_code=201, headers={"Location": f"/uploads/{state.id}", "Upload-Offset": str(offset)})
+
+
+async def first_bytes(
+    request: Request, uploads: Uploads, store: JobStore, state: UploadState, *, content_length: str | None
+) -> int:
+    """A creation body appended as a PATCH at offset 0 would be; the new offset. One that runs past Upload-Length
+    removes the upload it was to start (its client never learns the Location), then is the 413."""
+    try:
+        offset = await receive_bytes(uploads, state, offset="0", content_length=content_length, chunks=request.stream())
+    except ClientDisconnect:  # nobody is left to answer; the unreachable upload expires
+        return 0
+    except TooLarge:
+        await asyncio.to_thread(uploads.terminate, state, active_specs=store.active_specs)
+        raise
+    if offset == state.length:
+        await finish_upload(uploads, store, state)
+    return offset
 
 
 @router.head("/{upload_id}", status_code=200, response_class=Response)
