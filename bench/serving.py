@@ -12,7 +12,7 @@ side by side with:
 maas' gRPC ModelInfer (raw tensors, as `tritonclient.grpc` sends them) is loaded by h2load when installed (else
 by grpc.aio clients); the HTTP endpoints by wrk when installed (else httpx). Prints a Markdown report.
 
-    .venv/bin/python bench/serving.py [--duration 2] [--rounds 3] [--concurrency 1 8 64]
+    .venv/bin/python bench/serving.py [--duration 2] [--rounds 3] [--concurrency 1 8 64] [--only gRPC /v2]
 """
 
 from __future__ import annotations
@@ -274,6 +274,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="measurements per cell; the report shows medians")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 64])
     parser.add_argument("--batch-max-delay-ms", default="2.0")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        metavar="TEXT",
+        help="measure only the rows whose name contains one of these (e.g. gRPC /v2)",
+    )
     args = parser.parse_args()
     use_wrk = shutil.which("wrk") is not None
     use_h2load = shutil.which("h2load") is not None
@@ -314,6 +320,9 @@ def main() -> None:
             "(d) empty gRPC servicer": f"127.0.0.1:{floor_port}",
             "maas gRPC ModelInfer": f"127.0.0.1:{grpc_port}",
         }
+        if args.only:
+            targets = {name: target for name, target in targets.items() if any(t in name for t in args.only)}
+            grpc_targets = {name: target for name, target in grpc_targets.items() if any(t in name for t in args.only)}
         for name, (target, body) in targets.items():  # correct answers first, and warm everything up
             response = httpx.post(target, content=body, headers={"content-type": "application/json"}, timeout=60)
             assert response.status_code == 200, (name, response.text)
@@ -333,7 +342,8 @@ def main() -> None:
                     load = grpc_cell(target, request, concurrency, args.duration, workdir if use_h2load else None)
                     runs.setdefault((name, concurrency), []).append(load)
                     print(f"  round {round_ + 1} {name} c={concurrency}: {load}", file=sys.stderr)
-                wait_idle(f"{base_url}/empty", payloads["empty"])
+                if "(b) hand-written model.predict" in targets:
+                    wait_idle(f"{base_url}/empty", payloads["empty"])
         results = {key: median_load(loads) for key, loads in runs.items()}
         metrics = httpx.get(f"{url}/metrics").text
     finally:
@@ -385,6 +395,14 @@ def report(
             f"(mean batch {float(total.group(1)) / float(count.group(1)):.2f})."
         )
     lo, hi = min(args.concurrency), max(args.concurrency)
+    rest_rows = ("(c) empty orjson endpoint", "(b) hand-written model.predict", "maas /predict", "maas /v1 :predict")
+    if all((name, lo) in results for name in (*rest_rows, "maas /v2 infer")):
+        rest_targets(results, raw, lo, hi)
+    if all((name, lo) in results for name in ("maas gRPC ModelInfer", "maas /v2 infer", "(d) empty gRPC servicer")):
+        grpc_targets(results, lo, hi)
+
+
+def rest_targets(results: dict[tuple[str, int], Load], raw: dict[str, float], lo: int, hi: int) -> None:
     floor = results["(c) empty orjson endpoint", lo].p50_ms + raw["onnxruntime batch 1"]
     print(
         f"\nTargets: at c={lo}, p50 within 0.5 ms of floor round trip + raw call ({floor:.2f} ms); at c={hi}, "
@@ -399,6 +417,9 @@ def report(
             f"c={hi} {share:.0%} of empty ({'met' if share >= 0.7 else 'MISSED'}), {speedup:.0f}x hand-written "
             f"({'met' if speedup >= 10 else 'MISSED'})"
         )
+
+
+def grpc_targets(results: dict[tuple[str, int], Load], lo: int, hi: int) -> None:
     grpc, rest, floor_ = (results[n, hi] for n in ("maas gRPC ModelInfer", "maas /v2 infer", "(d) empty gRPC servicer"))
     p50, rest_p50 = results["maas gRPC ModelInfer", lo].p50_ms, results["maas /v2 infer", lo].p50_ms
     print(
