@@ -166,15 +166,17 @@ def test_loading_a_version_never_stalls_requests_to_a_loaded_one(app: FastAPI, t
                     client.post(f"/v1/models/iris-mlp/versions/{version}:predict", json={"instances": rows})
                 )
                 answered_meanwhile = 0
-                for _ in range(20):
+                for _ in range(500):  # until the load ends: a stalled loop answers none before it does
                     response = await client.post("/v1/models/iris-mlp/versions/1:predict", json={"instances": rows})
                     assert response.status_code == 200
-                    answered_meanwhile += not loading.done()
+                    if loading.done():
+                        break
+                    answered_meanwhile += 1
                 tensorflow = rows_of(await loading)
                 metrics = (await client.get("/metrics")).text
         return answered_meanwhile, onnx, tensorflow, metrics
 
     answered_meanwhile, onnx, tensorflow, metrics = asyncio.run(scenario())
-    assert answered_meanwhile == 20
+    assert answered_meanwhile >= 5  # a TensorFlow load takes far longer than five ONNX answers
     np.testing.assert_allclose(tensorflow, onnx, rtol=1e-5, atol=1e-6)  # the fallback runtime gives the same numbers
     assert f'maas_model_loaded{{model="iris-mlp",runtime="tensorflow",version="{version}"}} 1.0' in metrics
