@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import keras
@@ -113,8 +114,17 @@ def make_loss(spec: LossConfig) -> keras.losses.Loss | str:
 
 
 def seed_everything(seed: int | None) -> None:
-    """Same spec and seed, same weights and metrics on CPU: seed every RNG and make TF ops deterministic."""
+    """Same spec and seed, same weights and metrics on CPU: seed every RNG and make TF ops deterministic.
+
+    On JAX, Keras draws every unseeded layer's and initializer's seed from Python's `random` and shuffles with
+    NumPy's, so those two are all there is to seed; `keras.utils.set_random_seed` would also import TensorFlow
+    (about 550 MiB) only to seed it.
+    """
     if seed is None:
+        return
+    if keras.backend.backend() != "tensorflow":
+        random.seed(seed)
+        np.random.seed(seed)
         return
     keras.utils.set_random_seed(seed)
     import tensorflow as tf

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 from app.training.backends import (
     AUTO_MAX_STEPS,
     auto_steps_per_execution,
@@ -10,6 +16,8 @@ from app.training.backends import (
     installed,
     resolve_backend,
 )
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_auto_is_the_configured_backend_else_jax_where_installed() -> None:
@@ -39,3 +47,40 @@ def test_auto_steps_amortise_small_models_and_never_cross_an_epoch() -> None:
     assert auto_steps_per_execution(params=mlp, batch_size=32, steps_per_epoch=10) == 10
     assert auto_steps_per_execution(params=10, batch_size=1, steps_per_epoch=10**6) == AUTO_MAX_STEPS
     assert auto_steps_per_execution(params=50_000_000, batch_size=256, steps_per_epoch=100) == 1
+
+
+_SEEDED_BUILDS = """
+import json, os, sys
+os.environ["KERAS_BACKEND"] = "jax"
+from app.training.build import build_model, seed_everything
+from app.training.spec import TrainingSpec
+
+layers = [{"type": "dense", "units": 8, "activation": "relu"}, {"type": "dropout", "rate": 0.2},
+          {"type": "dense", "units": 3, "activation": "softmax"}]
+spec = TrainingSpec.model_validate({"model_name": "m", "dataset": {"builtin": "iris"},
+                                    "loss": "sparse_categorical_crossentropy", "model": {"layers": layers}})
+weights = {}
+for run, seed in (("first", 7), ("again", 7), ("other", 8)):
+    seed_everything(seed)
+    weights[run] = [w.tolist() for w in build_model(spec, [4], 0.01).get_weights()]
+print(json.dumps({"same": weights["first"] == weights["again"], "differs": weights["first"] != weights["other"],
+                  "tensorflow": "tensorflow" in sys.modules}))
+"""
+
+
+def test_a_seeded_jax_build_repeats_its_weights_without_importing_tensorflow() -> None:
+    """A JAX job's child stays ~550 MiB lighter: seeding it must not pull TensorFlow in, and still fix the weights."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
+
+    child = subprocess.run(
+        [sys.executable, "-c", _SEEDED_BUILDS],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert child.returncode == 0, child.stderr
+    assert json.loads(child.stdout.strip().splitlines()[-1]) == {"same": True, "differs": True, "tensorflow": False}
