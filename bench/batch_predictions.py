@@ -84,12 +84,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--batch-size", type=int, default=1024)
+    parser.add_argument("--dictionary", action="store_true", help="dictionary-encode the features (pyarrow's default)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="maas-bench-batch-") as folder:
         source, data_dir = Path(folder) / "source", Path(folder) / "data"
         source.mkdir()
         path = source / "big.parquet"
-        big_data.make_parquet(path, args.rows, big_data.FEATURES)
+        big_data.make_parquet(path, args.rows, big_data.FEATURES, dictionary=args.dictionary)
         port = serving.free_port()
         env = serving.api_only_env(
             data_dir, MAAS_GRPC_PORT="0", MAAS_DATASET_SOURCES=f"file://{source}/", MAAS_DRIFT_CHECK_S="0"
