@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 from fsspec.core import url_to_fs
 
+from app.datasets import files as files_module
 from app.datasets import streamed as streamed_module
 from app.datasets.files import features_array, iter_tables, list_units, read_unit, to_arrays
 from app.datasets.formats import UploadRequest
@@ -97,6 +98,23 @@ def check_reader(urls: list[str], fmt: str, frames: list[pd.DataFrame]) -> None:
 def test_local_files_read_as_an_upload_of_the_same_table(tmp_path: Path, fmt: str) -> None:
     frames = [frame(450), frame(301, start=450), frame(7, start=751)]
     check_reader(write(frames, fmt, f"file://{tmp_path}"), fmt, frames)
+
+
+def test_row_groups_too_big_to_decode_whole_read_the_same_batch_by_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(files_module, "WHOLE_GROUP_BYTES", 0)
+    frames = [frame(450), frame(301, start=450)]
+    check_reader(write(frames, "parquet", f"file://{tmp_path}"), "parquet", frames)
+
+
+def test_a_local_file_rewritten_in_place_reads_its_new_rows(tmp_path: Path) -> None:
+    """Footers are kept between reads of a file; one rewritten since must not be read through its old footer."""
+    [url] = write([frame(300)], "parquet", f"file://{tmp_path}")
+    assert sum(table.num_rows for unit in list_units([url], "parquet") for table in read_unit(unit)) == 300
+    rewritten = [frame(500, start=1000)]
+    assert write(rewritten, "parquet", f"file://{tmp_path}", row_group=70) == [url]
+    check_reader([url], "parquet", rewritten)
 
 
 def test_files_on_s3_read_the_same(s3_bucket: str, fmt: str) -> None:
