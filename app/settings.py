@@ -94,6 +94,12 @@ class Settings(BaseSettings):
     in_memory_mb: float = Field(
         1024.0, ge=0, description="A file-backed dataset larger than this is streamed into training, not loaded."
     )
+    stream_cache: bool = Field(
+        True,
+        description="A training job keeps a streamed dataset's decoded rows in a file in its work folder, so that"
+        " epochs after the first read them back instead of decoding the files again; skipped where the disk has"
+        " less free space than the rows take as float32.",
+    )
 
     payload_queue: int = Field(10_000, ge=1, description="Payload records queued for writing; beyond: dropped.")
     payload_batch_rows: int = Field(1000, ge=1, description="Payload records written per Parquet file at most.")
