@@ -8,6 +8,7 @@ which then never loads TensorFlow.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import threading
@@ -59,6 +60,9 @@ def child_main(conn: Connection, settings: Settings, parent_pid: int, profile: C
         from app.worker.job_run import run_job
 
         import_planners(light=profile.light)
+    # What was imported lives as long as the child: moved out of the collector's sight, so that the full
+    # collections a training loop's garbage triggers do not walk ~470k objects each (0.2 s of a JAX job's start).
+    gc.freeze()
 
     job_id = conn.recv()
     if job_id is not None:
