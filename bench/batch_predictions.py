@@ -57,7 +57,8 @@ def running_s(job: dict[str, Any]) -> float:
 
 def features_in_memory(path: Path, *, rows: int) -> np.ndarray:
     """The file's features, every row, as the child reads them (one array, no pandas copy: 1M rows take 3 GB)."""
-    from app.datasets.files import features_array, iter_tables
+    from app.datasets.arrays import features_array
+    from app.datasets.files import iter_tables
 
     names = [f"p{i}" for i in range(big_data.FEATURES)]
     x = np.empty((rows, len(names)), np.float32)

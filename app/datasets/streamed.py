@@ -18,16 +18,8 @@ from functools import cached_property
 
 import numpy as np
 
-from app.datasets.files import (
-    BATCH_ROWS,
-    Unit,
-    features_array,
-    iter_tables,
-    list_units,
-    read_unit,
-    read_units,
-    to_arrays,
-)
+from app.datasets.arrays import features_array, to_arrays
+from app.datasets.files import BATCH_ROWS, Unit, iter_tables, list_units, read_unit, read_units
 from app.datasets.schemas import DatasetInfo
 from app.datasets.types import Dataset, describe
 

@@ -16,7 +16,8 @@ from fsspec.core import url_to_fs
 
 from app.datasets import files as files_module
 from app.datasets import streamed as streamed_module
-from app.datasets.files import features_array, iter_tables, list_units, read_unit, to_arrays
+from app.datasets.arrays import features_array, to_arrays
+from app.datasets.files import iter_tables, list_units, read_unit
 from app.datasets.formats import UploadRequest
 from app.datasets.schemas import DatasetInfo
 from app.datasets.streamed import RowSplit, StreamedDataset
