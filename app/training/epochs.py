@@ -7,8 +7,9 @@ buffer, which leave in the order drawn (at the end, the buffer empties in a rand
 chunk, as they are read, so training can start on a chunk's worth while the next is read, and each row is copied
 twice (into the buffer, out of it) whatever the buffer's size. Which rows train, validate or test is a hash of each
 row's global index (`RowSplit`). So epoch 7 of a job resumed after epoch 6 gets exactly the batches an
-uninterrupted run gets, and no permutation of all rows is ever held. No Keras here: Keras' view of these batches
-is app/training/streaming.py.
+uninterrupted run gets, and no permutation of all rows is ever held. A job reads a unit back from its row cache
+after the first time (app/training/row_cache.py), in the chunks it was decoded in: the same order, bitwise. No
+Keras here: Keras' view of these batches is app/training/streaming.py.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import numpy as np
 
 from app.datasets.files import Unit
 from app.datasets.streamed import RowSplit, StreamedDataset
+from app.training.row_cache import RowCache
 
 XY = tuple[np.ndarray, np.ndarray]
 SHUFFLE_BYTES = 64 * 2**20  # rows shuffled together: beyond a row group, bounded whatever the dataset's size
@@ -32,12 +34,14 @@ class StreamedRows:
     """Some rows of a streamed dataset (its training, validation or test rows), targets encoded for the loss.
 
     `labels` maps the dataset's class indices onto the training data's (a second dataset for validation);
-    `encode` turns class indices or values into what the loss expects."""
+    `encode` turns class indices or values into what the loss expects; `cache`, the dataset's decoded rows kept
+    for the job (app/training/row_cache.py: the same chunks, bitwise), read through instead of the files."""
 
     data: StreamedDataset
     split: RowSplit
     encode: Callable[[np.ndarray], np.ndarray]
     labels: np.ndarray | None = None
+    cache: RowCache | None = None
     rows: int = field(init=False)
 
     def __post_init__(self) -> None:
@@ -60,7 +64,12 @@ class StreamedRows:
     def _chunks(self, units: Iterable[Unit]) -> Iterator[XY]:
         """This split's rows of the units, in chunks of at most `READ_ROWS`."""
         for unit in units:
-            for first_row, x, y in self.data.unit_chunks(unit, batch_rows=READ_ROWS):
+            read = (
+                self.cache.unit_chunks(unit)
+                if self.cache is not None
+                else self.data.unit_chunks(unit, batch_rows=READ_ROWS)
+            )
+            for first_row, x, y in read:
                 keep = self.split.mask(first_row, len(x))
                 if not keep.all():
                     x, y = x[keep], y[keep]

@@ -23,10 +23,11 @@ from app.datasets.types import Dataset
 from app.training.build import seed_everything
 from app.training.checkpoints import Checkpoints
 from app.training.data import Arrays, arrays_for, encode_targets, folds, holdout
-from app.training.epochs import StreamedRows
+from app.training.epochs import READ_ROWS, StreamedRows
 from app.training.fit import EpochTime, FitResult, Logs, Phase, evaluate_streamed, fit_once
 from app.training.lr_range import lr_range_test
 from app.training.model_source import ModelSource
+from app.training.row_cache import RowCaches
 from app.training.spec import TrainingSpec
 
 AnyDataset = Dataset | StreamedDataset
@@ -149,32 +150,41 @@ def _encoder(spec: TrainingSpec, data: AnyDataset) -> Callable[[np.ndarray], np.
     return lambda y: encode_targets(y, task, loss, n_classes)
 
 
-def streamed_validation(spec: TrainingSpec, data: AnyDataset, validation: StreamedDataset) -> StreamedRows:
+def streamed_validation(
+    spec: TrainingSpec, data: AnyDataset, validation: StreamedDataset, caches: RowCaches | None = None
+) -> StreamedRows:
     """Every row of a streamed second dataset, its labels mapped onto the training data's classes."""
     labels = None
     if validation.classes is not None and data.classes is not None:
         position = {name: i for i, name in enumerate(data.classes)}
         labels = np.array([position[name] for name in validation.classes], dtype=np.int64)
-    return StreamedRows(validation, RowSplit(), _encoder(spec, data), labels)
+    cache = caches.open(validation) if caches is not None else None
+    return StreamedRows(validation, RowSplit(), _encoder(spec, data), labels, cache)
 
 
 def split_streamed(
-    spec: TrainingSpec, data: StreamedDataset, validation_data: AnyDataset | None, seed: int
+    spec: TrainingSpec,
+    data: StreamedDataset,
+    validation_data: AnyDataset | None,
+    seed: int,
+    caches: RowCaches | None = None,
 ) -> tuple[StreamedRows, Arrays | StreamedRows | None, StreamedRows | None]:
     """(train, validation, test) rows of a streamed dataset, each row's side a hash of its index and the seed:
-    test keys below test_split, then validation_split of the rest, then training."""
+    test keys below test_split, then validation_split of the rest, then training; all three read through one
+    row cache of the dataset (from `caches`, where given)."""
     fit, encode = spec.fit, _encoder(spec, data)
+    cache = caches.open(data) if caches is not None else None
     test_end = fit.test_split
     validation_end = test_end + fit.validation_split * (1 - test_end)
-    test = StreamedRows(data, RowSplit(0.0, test_end, seed), encode) if test_end > 0 else None
+    test = StreamedRows(data, RowSplit(0.0, test_end, seed), encode, cache=cache) if test_end > 0 else None
     validation: Arrays | StreamedRows | None = None
     if fit.validation_split > 0:
-        validation = StreamedRows(data, RowSplit(test_end, validation_end, seed), encode)
+        validation = StreamedRows(data, RowSplit(test_end, validation_end, seed), encode, cache=cache)
     elif isinstance(validation_data, StreamedDataset):
-        validation = streamed_validation(spec, data, validation_data)
+        validation = streamed_validation(spec, data, validation_data, caches)
     elif validation_data is not None:
         validation = arrays_for(validation_data, spec.loss_config.name, data.classes)
-    return StreamedRows(data, RowSplit(validation_end, 1.0, seed), encode), validation, test
+    return StreamedRows(data, RowSplit(validation_end, 1.0, seed), encode, cache=cache), validation, test
 
 
 def moment_rows(data: StreamedDataset) -> np.ndarray:
@@ -208,7 +218,10 @@ def train(
     source: ModelSource,
     checkpoints: Checkpoints | None = None,
     tensorboard_dir: Path | None = None,
+    row_cache_dir: Path | None = None,
 ) -> Outcome:
+    """`row_cache_dir`: where a streamed dataset's decoded rows are kept for the epochs after the first (emptied
+    first, removed at the end); None streams every epoch from the files."""
     seed_everything(spec.seed)
     if spec.seed is not None:
         shuffle_seed = spec.seed
@@ -216,7 +229,7 @@ def train(
         shuffle_seed = checkpoints.state()["shuffle_seed"] if checkpoints else secrets.randbelow(2**31)
     run = _Run(spec, data, reporter, source, checkpoints, shuffle_seed, tensorboard_dir)
     if isinstance(data, StreamedDataset):
-        return _train_streamed(run, data, validation_data)
+        return _train_streamed(run, data, validation_data, row_cache_dir)
     train_rows, validation, test = split_data(spec, data, validation_data)
     rate, curve = _learning_rate(run, train_rows)
 
@@ -235,16 +248,20 @@ def train(
     return Outcome(fitted, rate, test_metrics, cv, curve)
 
 
-def _train_streamed(run: _Run, data: StreamedDataset, validation_data: AnyDataset | None) -> Outcome:
-    """The final fit on a dataset read from its files each epoch (validation refuses cross-validation and the
-    LR range test on one: each would be several more passes over all of it)."""
+def _train_streamed(
+    run: _Run, data: StreamedDataset, validation_data: AnyDataset | None, row_cache_dir: Path | None
+) -> Outcome:
+    """The final fit on a dataset read from its files (validation refuses cross-validation and the LR range test
+    on one: each would be several more passes over all of it), each unit decoded once into the row cache and
+    read back from it after (where the disk has room), the cache removed however training ends."""
     spec = run.spec
-    train_rows, validation, test = split_streamed(spec, data, validation_data, run.shuffle_seed)
-    message = "streaming dataset %s from %d files (%d bytes, %d read units): %d training rows"
-    log.info(message, data.info.id, len(data.files), data.bytes, len(data.units), train_rows.rows)
-    rate = spec.optimizer.learning_rate
-    phase = run.phase("final", spec.fit.epochs, None, None)
-    validation_rows = validation.xy if isinstance(validation, Arrays) else validation
-    fitted = fit_once(run.model_factory(rate, moment_rows(data)), spec, train_rows, validation_rows, phase)
-    test_metrics = evaluate_streamed(fitted.model, test, spec.fit.batch_size) if test is not None else None
+    with RowCaches(row_cache_dir, batch_rows=READ_ROWS) as caches:
+        train_rows, validation, test = split_streamed(spec, data, validation_data, run.shuffle_seed, caches)
+        message = "streaming dataset %s from %d files (%d bytes, %d read units): %d training rows"
+        log.info(message, data.info.id, len(data.files), data.bytes, len(data.units), train_rows.rows)
+        rate = spec.optimizer.learning_rate
+        phase = run.phase("final", spec.fit.epochs, None, None)
+        validation_rows = validation.xy if isinstance(validation, Arrays) else validation
+        fitted = fit_once(run.model_factory(rate, moment_rows(data)), spec, train_rows, validation_rows, phase)
+        test_metrics = evaluate_streamed(fitted.model, test, spec.fit.batch_size) if test is not None else None
     return Outcome(fitted, rate, test_metrics, None, None)

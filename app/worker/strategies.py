@@ -14,7 +14,9 @@ class Strategy(Protocol):
 
 
 class LocalFit:
-    """In this process, through the training pipeline (cross-validation, LR range test, the final fit)."""
+    """In this process, through the training pipeline (cross-validation, LR range test, the final fit). A
+    streamed dataset's row cache lives among the job's checkpoints, so that every way a job's checkpoints go
+    (success, failure, a cancel that kills the child, a timeout) takes it too."""
 
     def run(self, job: JobContext, reporter: Reporter) -> Outcome:
         return train(
@@ -25,6 +27,7 @@ class LocalFit:
             source=job.source,
             checkpoints=job.checkpoints,
             tensorboard_dir=job.work_dir / "tensorboard",
+            row_cache_dir=job.checkpoints.root / "row-cache" if job.settings.stream_cache else None,
         )
 
 

@@ -1,7 +1,8 @@
 """Data bigger than memory, made so by MAAS_IN_MEMORY_MB=0: a Parquet source registered through `POST /datasets`
 trains streamed from its files through a real `maas serve` and its worker child, to the accuracy the same table
-reaches uploaded (in memory); a streamed job SIGKILLed mid-training resumes to the history of an uninterrupted run;
-evaluations and batch predictions read the files and answer what they answer on the upload."""
+reaches uploaded (in memory), and to the same history with its row cache as without it; a streamed job SIGKILLed
+mid-training resumes to the history of an uninterrupted run; evaluations and batch predictions read the files and
+answer what they answer on the upload."""
 
 from __future__ import annotations
 
@@ -98,6 +99,7 @@ def streaming(tmp_path_factory: pytest.TempPathFactory, sources: Path) -> Iterat
         in_memory = server.train(spec({"id": upload.json()["id"]}, model_name="banded-memory"))
         yield {
             "server": server,
+            "data_dir": home / "data",
             "streamed": streamed,
             "upload": upload.json(),
             "on_files": server.wait_finished(on_files["id"], timeout=300),
@@ -123,6 +125,29 @@ def test_a_streamed_dataset_trains_to_the_accuracy_it_reaches_in_memory(streamin
     assert on_files["metrics"]["final"]["val_accuracy"] >= 0.85
     assert version["dataset"]["sha256"] == streamed["sha256"] and version["dataset"]["rows"] == ROWS
     assert version["classes"] == sorted(CLASSES) and version["input_shape"] == [None, FEATURES]
+
+
+def row_cache_files(data_dir: Path) -> list[Path]:
+    return [path for path in data_dir.rglob("*") if path.name == "row-cache" or path.suffix == ".bin"]
+
+
+def test_a_streamed_job_trains_the_same_with_its_row_cache_as_without_and_leaves_none_behind(
+    streaming: dict[str, Any], tmp_path: Path, sources: Path
+) -> None:
+    server = streaming_server(tmp_path / "data", tmp_path / "uncached.log", sources, MAAS_STREAM_CACHE="false")
+    try:
+        dataset = {"id": register(server, sources / "banded.parquet")["id"]}
+        uncached = server.wait_finished(server.train(spec(dataset))["id"], timeout=300)
+    finally:
+        server.stop()
+    cached = streaming["on_files"]
+
+    assert "caching the decoded rows of dataset" in streaming["server"].log_path.read_text()
+    assert "are not cached (MAAS_STREAM_CACHE is off)" in server.log_path.read_text()
+    assert cached["status"] == uncached["status"] == "succeeded"
+    assert cached["metrics"]["history"] == uncached["metrics"]["history"], "every epoch, validation included"
+    assert cached["metrics"]["test"] == uncached["metrics"]["test"]
+    assert row_cache_files(streaming["data_dir"]) == [], "the cache went with the job"
 
 
 def test_what_a_streamed_dataset_cannot_do_is_a_422_before_queueing(streaming: dict[str, Any]) -> None:
