@@ -19,6 +19,13 @@ def client(settings: Settings) -> Iterator[TestClient]:
         yield test_client
 
 
+@pytest.fixture
+def capped_client(settings: Settings) -> Iterator[TestClient]:
+    """The app with a request body cap (MAAS_MAX_REQUEST_MB) of about 10 KB, below the upload bodies sent to it."""
+    with TestClient(create_app(settings.model_copy(update={"max_request_mb": 0.01}))) as test_client:
+        yield test_client
+
+
 @pytest.fixture(scope="session")
 def trained_registry(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A data dir whose registry holds `iris-mlp` v1 and v2, trained for real by maas' own training code."""

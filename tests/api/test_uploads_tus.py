@@ -247,13 +247,11 @@ def test_uploads_past_the_limit_are_413(tmp_path: Path) -> None:
         assert offset(client, location) == 60
 
 
-def test_chunks_are_not_held_to_the_request_body_cap(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path / "data", workers=0, prewarm=False, max_request_mb=0.01)
+def test_chunks_are_not_held_to_the_request_body_cap(capped_client: TestClient) -> None:
     data = parquet_bytes()
     assert len(data) > 0.01 * 2**20
-    with TestClient(create_app(settings)) as client:
-        location = create(client, len(data))
-        assert patch(client, location, 0, data).status_code == 204
+    location = create(capped_client, len(data))
+    assert patch(capped_client, location, 0, data).status_code == 204
 
 
 def test_termination_removes_the_upload_and_its_dataset(client: TestClient) -> None:

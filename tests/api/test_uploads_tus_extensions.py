@@ -6,13 +6,10 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
 
-from app.main import create_app
-from app.settings import Settings
 from tests.api.test_uploads_tus import CHUNK, GOOD, TUS, create, metadata, offset, parquet_bytes, patch
 
 
@@ -51,15 +48,13 @@ def test_an_override_to_another_method_is_400_naming_the_ones_allowed(client: Te
     assert offset(client, location) == 0
 
 
-def test_an_overridden_patch_is_not_held_to_the_request_body_cap(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path / "data", workers=0, prewarm=False, max_request_mb=0.01)
+def test_an_overridden_patch_is_not_held_to_the_request_body_cap(capped_client: TestClient) -> None:
     data = parquet_bytes()
     assert len(data) > 0.01 * 2**20
-    with TestClient(create_app(settings)) as client:
-        location = create(client, len(data))
-        response = override(client, location, "PATCH", data, **{"Content-Type": CHUNK, "Upload-Offset": "0"})
-        assert response.status_code == 204, response.text
-        assert offset(client, location) == len(data)
+    location = create(capped_client, len(data))
+    response = override(capped_client, location, "PATCH", data, **{"Content-Type": CHUNK, "Upload-Offset": "0"})
+    assert response.status_code == 204, response.text
+    assert offset(capped_client, location) == len(data)
 
 
 def create_with(client: TestClient, length: int, body: bytes, **headers: str) -> Any:
@@ -79,21 +74,20 @@ def test_a_creation_with_the_whole_file_is_one_request_and_the_dataset_is_profil
     assert (record["bytes"], record["file_sha256"]) == (len(data), hashlib.sha256(data).hexdigest())
 
 
-def test_a_creation_with_the_first_bytes_resumes_with_patches(tmp_path: Path) -> None:
+def test_a_creation_with_the_first_bytes_resumes_with_patches(capped_client: TestClient) -> None:
     """Not held to the request body cap, as PATCH is not."""
-    settings = Settings(data_dir=tmp_path / "data", workers=0, prewarm=False, max_request_mb=0.01)
+    client = capped_client
     data = parquet_bytes()
     first = len(data) // 2
     assert first > 0.01 * 2**20
-    with TestClient(create_app(settings)) as client:
-        response = create_with(client, len(data), data[:first], **{"Content-Type": CHUNK})
-        assert response.status_code == 201, response.text
-        location = response.headers["Location"]
-        assert int(response.headers["Upload-Offset"]) == first == offset(client, location)
-        dataset_id = location.rsplit("/", 1)[-1]
-        assert client.get(f"/datasets/{dataset_id}").json()["status"] == "uploading"
-        assert patch(client, location, first, data[first:]).status_code == 204
-        assert client.get(f"/datasets/{dataset_id}").json()["file_sha256"] == hashlib.sha256(data).hexdigest()
+    response = create_with(client, len(data), data[:first], **{"Content-Type": CHUNK})
+    assert response.status_code == 201, response.text
+    location = response.headers["Location"]
+    assert int(response.headers["Upload-Offset"]) == first == offset(client, location)
+    dataset_id = location.rsplit("/", 1)[-1]
+    assert client.get(f"/datasets/{dataset_id}").json()["status"] == "uploading"
+    assert patch(client, location, first, data[first:]).status_code == 204
+    assert client.get(f"/datasets/{dataset_id}").json()["file_sha256"] == hashlib.sha256(data).hexdigest()
 
 
 def test_a_creation_body_of_the_wrong_type_or_past_upload_length_creates_nothing(client: TestClient) -> None:
