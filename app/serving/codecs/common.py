@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -30,7 +31,20 @@ def dumps(value: Any) -> bytes:
 
 def expected_shape(meta: ModelVersion) -> list[int]:
     """The model's input shape with -1 for the batch (and any other free) dimension."""
-    return [-1 if d is None else int(d) for d in meta.input_shape]
+    return list(_expected(tuple(meta.input_shape)))
+
+
+@lru_cache(maxsize=1024)
+def _expected(dims: tuple[int | None, ...]) -> tuple[int, ...]:
+    """`expected_shape` as a tuple, computed once per distinct input shape rather than on every request (a
+    version's shape never changes, and `check_batch` is on every prediction's path)."""
+    return tuple(-1 if d is None else int(d) for d in dims)
+
+
+def _fits(shape: tuple[int, ...], expected: tuple[int, ...]) -> bool:
+    if shape[1:] == expected[1:]:  # the usual case: every row dimension fixed, and matched
+        return True
+    return len(shape) == len(expected) and all(e in (-1, d) for e, d in zip(expected[1:], shape[1:], strict=True))
 
 
 def to_array(value: Any, what: str, meta: ModelVersion) -> np.ndarray:
@@ -48,13 +62,14 @@ def to_array(value: Any, what: str, meta: ModelVersion) -> np.ndarray:
 
 def check_batch(batch: np.ndarray, what: str, meta: ModelVersion) -> np.ndarray:
     """`batch` as a C-contiguous float32 array if it fits the model's input, else InvalidInput saying why."""
-    expected = expected_shape(meta)
-    fits = batch.ndim == len(expected) and all(e in (-1, d) for e, d in zip(expected[1:], batch.shape[1:], strict=True))
-    if not fits or batch.shape[0] == 0:
+    shape = batch.shape
+    expected = _expected(tuple(meta.input_shape))
+    if not shape or shape[0] == 0 or not _fits(shape, expected):
+        expected_list = list(expected)
         raise InvalidInput(
-            f"{what} have shape {list(batch.shape)} but model {meta.name!r} version {meta.version} expects "
-            f"{expected} (rows of {expected[1:]})",
-            errors=[{"loc": [what], "msg": f"expected shape {expected}, got {list(batch.shape)}"}],
+            f"{what} have shape {list(shape)} but model {meta.name!r} version {meta.version} expects "
+            f"{expected_list} (rows of {expected_list[1:]})",
+            errors=[{"loc": [what], "msg": f"expected shape {expected_list}, got {list(shape)}"}],
         )
     if batch.dtype != np.float32 or not batch.flags.c_contiguous:  # (most requests need no copy)
         with np.errstate(over="ignore"):
