@@ -5,11 +5,11 @@ tick (so requests submitted in the same tick join): it takes what waits (up to `
 never split, so one larger than that runs alone), calls the model once in a worker thread (or inline on the
 event loop, for a model whose `inline` attribute says its calls take less time than two thread switches) and
 hands each request exactly its own rows. While a call runs, newcomers queue, so under load batches form by
-themselves, and an idle model answers a lone request at once. The drain waits for more batch-mates only while
-other requests are still on their way (see `receiving`), and never longer than `max_delay_s` after its oldest
-request queued; with nothing on its way and an inline model it is a plain callback rather than a task (a task
-per batch costs more than such a model's call). Inputs are validated before they join, so one request's bad
-input never fails its batch-mates; an error of the model call itself fails that call's requests only.
+themselves, and an idle model answers a lone request at once. How long a drain waits for more batch-mates is the
+`DrainPolicy`'s (app/serving/drain_policy.py); with nothing on its way and an inline model it is a plain callback
+rather than a task (a task per batch costs more than such a model's call). Inputs are validated before they join,
+so one request's bad input never fails its batch-mates; an error of the model call itself fails that call's
+requests only.
 
 Everything here runs on the event loop except the model call; nothing here knows about TensorFlow or HTTP.
 """
@@ -17,7 +17,6 @@ Everything here runs on the event loop except the model call; nothing here knows
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import deque
 from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
@@ -26,12 +25,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-Model = Callable[[np.ndarray], np.ndarray]
+from app.serving.drain_policy import QUIET_S, DrainPolicy
 
-#: How long a stream of requests may pause before a forming batch leaves without the next one: a few grpc.aio
-#: accept cycles (it hands the event loop one call at a time, ~0.1-0.3 ms apart on a 2-core machine: 0.15 and
-#: 0.25 ms measured alike at 8 and 64 calls in flight, 0.5 and 1 ms lower).
-QUIET_S = 0.00025
+Model = Callable[[np.ndarray], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -73,12 +69,9 @@ class Batcher:
         observe: Callable[[BatchStats], None] | None = None,
         quiet_s: float = QUIET_S,
     ) -> None:
-        self.max_size = max_size
-        self.max_delay_s = max_delay_s
-        self.quiet_s = quiet_s
+        self.policy = DrainPolicy(max_size, max_delay_s, quiet_s)
         self._observe = observe
         self._lanes: dict[Hashable, _Lane] = {}
-        self._streaming: set[Hashable] = set()  #: keys whose last call merged requests (see `_wait_while_arriving`)
         self._receiving = 0
         self._waiters: list[asyncio.Future[None]] = []
         self._tasks: set[asyncio.Task[None]] = set()
@@ -132,7 +125,7 @@ class Batcher:
         under load: a task per batch costs more than the model call); else in a task that may wait."""
         if self._lanes.get(key) is not lane:  # closed meanwhile: its requests have failed
             return
-        if self._receiving or key in self._streaming or not getattr(lane.model, "inline", False):
+        if self._receiving or self.policy.streaming(key) or not getattr(lane.model, "inline", False):
             task = lane.loop.create_task(self._drain(key, lane))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -149,8 +142,10 @@ class Batcher:
         try:
             while lane.pending:
                 await self._wait_for_mates(lane)
-                if key in self._streaming:
-                    await self._wait_while_arriving(lane)
+                if self.policy.streaming(key):
+                    await self.policy.wait_while_arriving(
+                        lane, oldest_queued_at=lane.pending[0].queued_at, loop=lane.loop
+                    )
                 taken = self._take(key, lane)
                 if taken:
                     await self._run(key, lane, taken)
@@ -163,10 +158,10 @@ class Batcher:
             del self._lanes[key]
 
     async def _wait_for_mates(self, lane: _Lane) -> None:
-        """Wait while requests are still being received, up to `max_delay_s` after the oldest one queued."""
+        """Wait while requests are still being received, up to the policy's deadline for the oldest one."""
         loop = lane.loop
-        deadline = lane.pending[0].queued_at + self.max_delay_s
-        while self._receiving and lane.rows < self.max_size:
+        deadline = self.policy.deadline(lane.pending[0].queued_at)
+        while self._receiving and not self.policy.full(lane):
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return
@@ -178,29 +173,16 @@ class Batcher:
             finally:
                 timer.cancel()
 
-    async def _wait_while_arriving(self, lane: _Lane) -> None:
-        """While this key's last call merged requests, more are likely on their way even when none is being
-        received: gRPC calls reach the event loop one at a time, each after the last was answered or queued.
-        Yield to the loop while they keep joining (each within `quiet_s` of the last), up to `max_delay_s`
-        after the oldest one queued and `max_size` rows. A lone client's requests never merge, so never wait."""
-        now = time.perf_counter()
-        limit = now + lane.pending[0].queued_at + self.max_delay_s - lane.loop.time()
-        joined, count = now, len(lane.pending)
-        while lane.rows < self.max_size and now < limit and now - joined < self.quiet_s:
-            await asyncio.sleep(0)
-            now = time.perf_counter()
-            if len(lane.pending) != count:
-                joined, count = now, len(lane.pending)
-
     def _take(self, key: Hashable, lane: _Lane) -> list[_Request]:
         """The oldest requests that fit in `max_size` rows together (always at least one); cancelled ones dropped.
-        Notes whether they are several (see `_wait_while_arriving`)."""
+        Tells the policy how many they are."""
+        max_size = self.policy.max_size
         taken: list[_Request] = []
         rows = 0
         while lane.pending:
             request = lane.pending[0]
             size = len(request.batch)
-            if taken and rows + size > self.max_size:
+            if taken and rows + size > max_size:
                 break
             lane.pending.popleft()
             lane.rows -= size
@@ -208,10 +190,7 @@ class Batcher:
                 continue
             taken.append(request)
             rows += size
-        if len(taken) > 1:
-            self._streaming.add(key)
-        else:
-            self._streaming.discard(key)
+        self.policy.called(key, len(taken))
         return taken
 
     async def _run(self, key: Hashable, lane: _Lane, taken: list[_Request]) -> None:

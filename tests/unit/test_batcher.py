@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from app.serving.batcher import Batcher, BatchStats
+from app.serving.drain_policy import DrainPolicy
 
 T = TypeVar("T")
 FOREVER = 3600.0
@@ -259,3 +260,64 @@ def test_a_lone_client_after_a_merged_call_is_answered_one_call_each() -> None:
 
     run(scenario())
     assert model.calls == [3, 1, 1, 1]
+
+
+# --- the drain policy on its own (app/serving/drain_policy.py) --------------------------------------------
+
+
+class Queue:
+    """A forming batch as the policy sees it: queued requests, one row each."""
+
+    def __init__(self, requests: int) -> None:
+        self.pending = list(range(requests))
+        self.rows = requests
+
+    def join(self) -> None:
+        self.pending.append(len(self.pending))
+        self.rows += 1
+
+
+def test_only_a_key_whose_last_call_merged_requests_is_streaming() -> None:
+    policy = DrainPolicy(64, FOREVER)
+    assert not policy.streaming("a")
+    policy.called("a", 3)
+    policy.called("b", 1)
+    assert policy.streaming("a") and not policy.streaming("b")
+    policy.called("a", 1)  # a lone request: the next one does not wait
+    assert not policy.streaming("a")
+
+
+def test_a_streaming_batch_waits_while_requests_keep_joining_until_it_is_full() -> None:
+    async def scenario() -> tuple[int, int]:
+        loop = asyncio.get_running_loop()
+        policy = DrainPolicy(5, FOREVER, quiet_s=FOREVER)
+        forming, ticks = Queue(1), 0
+
+        async def arrive() -> None:
+            nonlocal ticks
+            while forming.rows < 10:  # would overfill the batch if the policy let it wait on
+                await asyncio.sleep(0)
+                ticks += 1
+                forming.join()
+
+        arriving = asyncio.ensure_future(arrive())
+        await policy.wait_while_arriving(forming, oldest_queued_at=loop.time(), loop=loop)
+        rows = forming.rows
+        arriving.cancel()
+        return rows, ticks
+
+    rows, ticks = run(scenario())
+    assert rows == 5 and ticks >= 4
+
+
+def test_a_batch_past_its_deadline_leaves_without_waiting() -> None:
+    async def scenario() -> int:
+        loop = asyncio.get_running_loop()
+        policy = DrainPolicy(64, 0.0, quiet_s=FOREVER)
+        forming = Queue(1)
+        joining = loop.call_soon(forming.join)  # would join on the loop's next tick, if the batch yielded to it
+        await policy.wait_while_arriving(forming, oldest_queued_at=loop.time() - 1.0, loop=loop)
+        joining.cancel()
+        return forming.rows
+
+    assert run(scenario()) == 1
