@@ -51,6 +51,7 @@ from app.serving.model_cache import ModelCache
 from app.serving.payload_log import PayloadLog
 from app.settings import Settings, get_settings
 from app.sweeps.store import SweepStore
+from app.uploads.expiry import Expiry
 from app.uploads.storage import open_uploads
 from app.webhooks.dispatcher import Dispatcher
 from app.webhooks.store import WebhookStore
@@ -83,6 +84,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         payloads=_payload_log(settings, app.state.metrics),
     )
     await asyncio.to_thread(sweep_stale_staging, settings)  # what a crash or cancel left of a publish or upload
+    expiry = Expiry(settings.upload_expiry_hours)
+    await expiry.sweep_now(app.state.uploads)  # what was left unfinished for too long while maas was down
     names = [summary.name for summary in await asyncio.to_thread(registry.list_models)]
     await asyncio.to_thread(app.state.serving.payloads.load_rates, names, registry.read_monitoring)
     app.state.metrics.watch(app.state.model_cache.describe, store.count_by_status, [s.value for s in JobStatus])
@@ -99,9 +102,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     if settings.api_keys is None:
         log.warning("MAAS_API_KEYS is not set: the API is open to anyone who can reach it")
     log.info("maas %s ready: data in %s, %d worker slot(s)", __version__, settings.data_dir, settings.workers)
+    sweeper = asyncio.create_task(expiry.sweep_periodically(app.state.uploads)) if expiry.on else None
     try:
         yield
     finally:  # what this run of the lifespan started: app.state may since hold another run's (a second client)
+        if sweeper is not None:
+            sweeper.cancel()
         if grpc is not None:  # drained first: its calls in flight still need the batcher
             await grpc.stop()
         if supervisor is not None:

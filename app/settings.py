@@ -91,6 +91,12 @@ class Settings(BaseSettings):
         " unset = none (POST /datasets with a source answers 422).",
     )
     max_upload_gb: float = Field(50.0, gt=0, description="Largest resumable upload (tus, /uploads), in GiB.")
+    upload_expiry_hours: float = Field(
+        24.0,
+        ge=0,
+        description="An unfinished resumable upload (tus, /uploads) is removed this long after it last received"
+        " bytes (or was created), its dataset with it; 0 = never.",
+    )
     in_memory_mb: float = Field(
         1024.0, ge=0, description="A file-backed dataset larger than this is streamed into training, not loaded."
     )

@@ -1,5 +1,5 @@
 """The tus protocol's own refusals. They subclass the domain errors whose status fits where one does (409, 404);
-the two whose statuses the domain table has no row for (412, 415) are mapped by the uploads routes."""
+the three whose statuses the domain table has no row for (410, 412, 415) are mapped by the uploads routes."""
 
 from __future__ import annotations
 
@@ -20,8 +20,15 @@ class UnsupportedMediaType(MaasError):
     title = "Unsupported media type"
 
 
+class UploadExpired(MaasError):
+    """The upload expired unfinished and was removed: start a new upload."""
+
+    code = "upload_expired"
+    title = "Upload expired"
+
+
 class UploadNotFound(NotFound):
-    """No upload with that id (never created, terminated, or its dataset deleted)."""
+    """No upload with that id (never created, terminated, expired, or its dataset deleted)."""
 
     code = "upload_not_found"
 

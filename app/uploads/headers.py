@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+from email.utils import formatdate
 
 from app.errors import MalformedBody
 from app.uploads.errors import UnsupportedMediaType, UnsupportedTusVersion
 
 TUS_VERSION = "1.0.0"
 EXTENSIONS = ("creation", "creation-with-upload", "termination")
+EXPIRATION = "expiration"
 CHUNK_TYPE = "application/offset+octet-stream"
 
 
@@ -57,6 +59,12 @@ def parse_metadata(value: str | None) -> dict[str, str]:
     return pairs
 
 
-def capabilities(max_bytes: int) -> dict[str, str]:
-    """What OPTIONS tells a client before it starts."""
-    return {"Tus-Version": TUS_VERSION, "Tus-Extension": ",".join(EXTENSIONS), "Tus-Max-Size": str(max_bytes)}
+def capabilities(max_bytes: int, *, expiring: bool) -> dict[str, str]:
+    """What OPTIONS tells a client before it starts; `expiration` only where unfinished uploads do expire."""
+    extensions = (*EXTENSIONS, EXPIRATION) if expiring else EXTENSIONS
+    return {"Tus-Version": TUS_VERSION, "Tus-Extension": ",".join(extensions), "Tus-Max-Size": str(max_bytes)}
+
+
+def http_date(timestamp: float) -> str:
+    """Upload-Expires' format, RFC 9110's IMF-fixdate: `Wed, 03 Dec 2026 09:00:00 GMT`."""
+    return formatdate(timestamp, usegmt=True)

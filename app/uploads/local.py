@@ -3,7 +3,9 @@
 `upload.json` holds what was declared, `data.<format>.part` the bytes so far (appended as they arrive, synced
 before a PATCH is answered or when its client goes away), and on the last byte the file is renamed to
 `data.<format>`, which the record's `files` names. One writer at a time: a PATCH holds an exclusive `flock` on the
-partial file, so two replicas sharing the folder cannot interleave bytes.
+partial file, so two replicas sharing the folder cannot interleave bytes. The partial file's mtime is when the
+upload last received bytes, which its expiry counts from (app/uploads/expiry.py); removing an expired upload takes
+the same lock, so one being written to is never removed under its PATCH.
 
 The sha256 of the bytes is kept running in this process: hashlib's state cannot be stored, and hashing as bytes
 arrive costs nothing extra on the common path (one uninterrupted client, one process). When the running hash is
@@ -26,6 +28,7 @@ from app.datasets.catalog import ID_PATTERN, METADATA, DatasetCatalog, new_recor
 from app.datasets.schemas import DatasetInfo
 from app.datasets.service import delete_dataset
 from app.durable import fsync_dir
+from app.errors import DatasetNotFound
 from app.uploads.body import BoundedBody, check_start
 from app.uploads.errors import UploadBusy, UploadNotFound
 from app.uploads.hashing import RunningHashes, hash_stream
@@ -70,7 +73,8 @@ class LocalUploads:
     def read(self, upload_id: str) -> UploadState:
         state = read_state(self._folder(upload_id)) if ID_PATTERN.fullmatch(upload_id) else None
         if state is None:
-            raise UploadNotFound(f"no upload with id {upload_id!r} (never created, terminated, or its dataset deleted)")
+            msg = f"no upload with id {upload_id!r} (never created, terminated, expired, or its dataset deleted)"
+            raise UploadNotFound(msg)
         return state
 
     def offset(self, state: UploadState) -> int:
@@ -141,6 +145,37 @@ class LocalUploads:
             delete_dataset(self.catalog, state.id, active_specs=active_specs)
         self.hashes.drop(state.id)
 
+    def unfinished(self) -> list[UploadState]:
+        """The uploads whose profiling has not begun: those that may still be waiting for bytes."""
+        folders = (
+            (path for path in self.root.iterdir() if ID_PATTERN.fullmatch(path.name)) if self.root.is_dir() else ()
+        )
+        return [state for state in map(read_state, folders) if state is not None and not state.complete]
+
+    def touched_at(self, state: UploadState) -> float | None:
+        """When an unfinished upload last received bytes (or was created): its partial file's mtime, which every
+        write moves. None once every byte is in: a finished upload never expires."""
+        try:
+            stat = (self._folder(state.id) / self._part_name(state)).stat()
+        except FileNotFoundError:  # renamed to the finished file, or removed
+            return None
+        return stat.st_mtime if stat.st_size < state.length else None
+
+    def expire(self, state: UploadState, *, touched_before: float) -> bool:
+        """Remove an unfinished upload last written at or before `touched_before`, and its dataset; whether it was.
+        Under the lock a PATCH holds, so that one being written to is left alone, as is one that a PATCH wrote to
+        since it was looked at."""
+        try:
+            with self._locked(state) as f:
+                stat = os.fstat(f.fileno())
+                if stat.st_size >= state.length or stat.st_mtime > touched_before:
+                    return False
+                self.catalog.delete(state.id)  # no job uses a dataset still uploading
+        except (UploadBusy, UploadNotFound, DatasetNotFound):
+            return False
+        self.hashes.drop(state.id)
+        return True
+
     async def _digest_at(self, state: UploadState, size: int, *, path: Path | None = None) -> Any:
         known = self.hashes.take(state.id, size)
         if known is not None:
@@ -182,4 +217,4 @@ class LocalUploads:
 
     @staticmethod
     def _gone(state: UploadState) -> UploadNotFound:
-        return UploadNotFound(f"upload {state.id} was terminated or its dataset deleted")
+        return UploadNotFound(f"upload {state.id} was terminated, expired or its dataset deleted")

@@ -10,7 +10,9 @@ loses at most the bytes since the last part or tail write, and the client sends 
 
 The sha256 runs in this process as bytes arrive; when it is missing (a restart, another replica), the assembled
 object is read back once at completion to hash it, since the parts of an unfinished multipart upload cannot be
-read. One writer at a time is the client's to keep (tus clients send one PATCH at a time); there is no lock.
+read. One writer at a time is the client's to keep (tus clients send one PATCH at a time); there is no lock, so
+an expired upload is removed once its state object has not been written for the expiry time: a PATCH in flight
+writes it with every part, so one still sending is lost only if a part takes longer than that to arrive.
 """
 
 from __future__ import annotations
@@ -81,10 +83,11 @@ class ObjectUploads:
     def read(self, upload_id: str) -> ObjectUploadState:
         try:
             if ID_PATTERN.fullmatch(upload_id):
-                return ObjectUploadState.model_validate_json(self.fs.cat_file(f"{self._folder(upload_id)}/{STATE}"))
+                return ObjectUploadState.model_validate_json(self.fs.cat_file(self._state_object(upload_id)))
         except FileNotFoundError:
             pass
-        raise UploadNotFound(f"no upload with id {upload_id!r} (never created, terminated, or its dataset deleted)")
+        msg = f"no upload with id {upload_id!r} (never created, terminated, expired, or its dataset deleted)"
+        raise UploadNotFound(msg)
 
     def offset(self, state: ObjectUploadState) -> int:
         return state.length if state.assembled else sum(part.size for part in state.parts) + state.tail
@@ -150,6 +153,38 @@ class ObjectUploads:
         delete_dataset(self.catalog, state.id, active_specs=active_specs)
         self.hashes.drop(state.id)
 
+    def unfinished(self) -> list[ObjectUploadState]:
+        """The uploads whose profiling has not begun: those that may still be waiting for bytes."""
+        states = (ObjectUploadState.model_validate_json(self.fs.cat_file(path)) for path in self._state_objects())
+        return [state for state in states if not state.complete]
+
+    def touched_at(self, state: ObjectUploadState) -> float | None:
+        """When an unfinished upload last received bytes (or was created): its state object's LastModified, which
+        every part and tail write moves. None once every byte is in: a finished upload never expires."""
+        if self.offset(state) >= state.length:
+            return None
+        try:
+            return float(self.fs.info(self._state_object(state.id))["LastModified"].timestamp())
+        except FileNotFoundError:
+            return None
+
+    def expire(self, state: ObjectUploadState, *, touched_before: float) -> bool:
+        """Abort an unfinished upload last written at or before `touched_before`, remove its dataset; whether it was.
+        Looked at again first, so that one a PATCH wrote to since is left alone."""
+        try:
+            current = self.read(state.id)
+        except UploadNotFound:
+            return False
+        touched = self.touched_at(current)
+        if touched is None or touched > touched_before:
+            return False
+        self.terminate(current, active_specs=tuple)  # no job uses a dataset still uploading
+        return True
+
+    def _state_objects(self) -> list[str]:
+        found = self.fs.glob(f"{self.root}/*/{STATE}")
+        return [path for path in found if ID_PATTERN.fullmatch(path.rsplit("/", 2)[-2])]
+
     def _send_part(self, state: ObjectUploadState, buffer: IO[bytes]) -> ObjectUploadState:
         """The buffer (the tail, then this PATCH's bytes) as the next part; the state, recorded, with no tail."""
         buffer.seek(0)
@@ -210,7 +245,10 @@ class ObjectUploads:
             return hash_stream(f)
 
     def _write_state(self, state: ObjectUploadState) -> None:
-        self.fs.pipe_file(f"{self._folder(state.id)}/{STATE}", state.model_dump_json().encode())
+        self.fs.pipe_file(self._state_object(state.id), state.model_dump_json().encode())
+
+    def _state_object(self, upload_id: str) -> str:
+        return f"{self._folder(upload_id)}/{STATE}"
 
     def _folder(self, upload_id: str) -> str:
         return f"{self.root}/{upload_id}"

@@ -72,7 +72,8 @@ def test_options_advertise_version_extensions_and_max_size(tmp_path: Path) -> No
         response = client.options("/uploads")
     assert response.status_code == 204
     assert response.headers["Tus-Version"] == "1.0.0"
-    assert set(response.headers["Tus-Extension"].split(",")) == {"creation", "creation-with-upload", "termination"}
+    extensions = {"creation", "creation-with-upload", "termination", "expiration"}
+    assert set(response.headers["Tus-Extension"].split(",")) == extensions
     assert int(response.headers["Tus-Max-Size"]) == 2 * 2**30
 
 

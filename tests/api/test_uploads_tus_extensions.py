@@ -1,6 +1,6 @@
 """The tus extensions and core features that stock clients lean on, through the real app: X-HTTP-Method-Override
-(clients behind GET/POST-only proxies), creation-with-upload (tus-js-client's `uploadDataDuringCreation`) and
-expiration (Upload-Expires, 410 Gone, expired uploads swept at start)."""
+(clients behind GET/POST-only proxies) and creation-with-upload (tus-js-client's `uploadDataDuringCreation`);
+expiration is tests/api/test_uploads_expiry.py's."""
 
 from __future__ import annotations
 

@@ -92,6 +92,7 @@ def test_arguments_win_over_environment_variables(monkeypatch: pytest.MonkeyPatc
         ("MAAS_POLL_INTERVAL_S", "0"),
         ("MAAS_PUBLISH_BACKOFF_S", "0"),
         ("MAAS_PREWARM", "maybe"),
+        ("MAAS_UPLOAD_EXPIRY_HOURS", "-1"),
     ],
 )
 def test_invalid_values_are_refused(monkeypatch: pytest.MonkeyPatch, variable: str, value: str) -> None:
@@ -102,6 +103,12 @@ def test_invalid_values_are_refused(monkeypatch: pytest.MonkeyPatch, variable: s
 
     field = variable.removeprefix("MAAS_").lower()
     assert [error["loc"] for error in excinfo.value.errors()] == [(field,)]
+
+
+def test_uploads_expire_after_a_day_unless_told_otherwise(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings().upload_expiry_hours == 24
+    monkeypatch.setenv("MAAS_UPLOAD_EXPIRY_HOURS", "0")
+    assert Settings().upload_expiry_hours == 0
 
 
 def test_readme_lists_every_setting() -> None:

@@ -1,16 +1,17 @@
-"""Resumable dataset uploads on the tus 1.0 protocol (core, creation, creation-with-upload, termination) at
-/uploads, so that stock tus clients (tuspy, Uppy, tus-js-client) can send files of many GB and resume them after
-a dropped connection or a server restart. Bytes stream to the datasets location as they arrive; the finished
-file is profiled.
+"""Resumable dataset uploads on the tus 1.0 protocol (core, creation, creation-with-upload, termination,
+expiration) at /uploads, so that stock tus clients (tuspy, Uppy, tus-js-client) can send files of many GB and
+resume them after a dropped connection or a server restart. Bytes stream to the datasets location as they arrive;
+the finished file is profiled; an unfinished one left alone for MAAS_UPLOAD_EXPIRY_HOURS is removed (410 Gone).
 
 The tus headers and statuses are the protocol's, so the routes share one route class: it checks Tus-Resumable
-before anything runs (412 with Tus-Version otherwise), answers errors as problem documents with the two
-statuses the domain table has no row for (412, 415), and puts Tus-Resumable on every answer.
+before anything runs (412 with Tus-Version otherwise), answers errors as problem documents with the three
+statuses the domain table has no row for (410, 412, 415), and puts Tus-Resumable on every answer.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
@@ -25,7 +26,8 @@ from app.api.protocols.envelopes import problem
 from app.errors import MaasError, TooLarge
 from app.jobs.store import JobStore
 from app.settings import Settings
-from app.uploads.errors import UnsupportedMediaType, UnsupportedTusVersion
+from app.uploads.errors import UnsupportedMediaType, UnsupportedTusVersion, UploadExpired
+from app.uploads.expiry import Expiry
 from app.uploads.headers import (
     CHUNK_TYPE,
     TUS_VERSION,
@@ -33,12 +35,13 @@ from app.uploads.headers import (
     capabilities,
     check_chunk_type,
     check_version,
+    http_date,
 )
 from app.uploads.service import begin_upload, receive_bytes
 from app.uploads.state import UploadState
 from app.uploads.storage import Uploads
 
-TUS_STATUS: dict[type[MaasError], int] = {UnsupportedTusVersion: 412, UnsupportedMediaType: 415}
+TUS_STATUS: dict[type[MaasError], int] = {UploadExpired: 410, UnsupportedTusVersion: 412, UnsupportedMediaType: 415}
 CHUNK_BODY: dict[str, Any] = {
     "requestBody": {"required": True, "content": {CHUNK_TYPE: {"schema": {"type": "string", "format": "binary"}}}}
 }
@@ -81,6 +84,27 @@ def get_upload(upload_id: str, uploads: UploadsDep) -> UploadState:
 UploadDep = Annotated[UploadState, Depends(get_upload)]
 
 
+def get_expiry(settings: SettingsDep) -> Expiry:
+    return Expiry(settings.upload_expiry_hours)
+
+
+ExpiryDep = Annotated[Expiry, Depends(get_expiry)]
+
+
+async def upload_expires(expiry: Expiry, uploads: Uploads, state: UploadState) -> dict[str, str]:
+    """Upload-Expires for an upload that will expire; none for a finished one, or with expiry off."""
+    return _expires_header(await asyncio.to_thread(expiry.expires_at, uploads, state))
+
+
+async def refuse_expired(expiry: Expiry, uploads: Uploads, state: UploadState) -> dict[str, str]:
+    """An upload past its expiry is removed now and is a 410; any other's Upload-Expires."""
+    return _expires_header(await asyncio.to_thread(expiry.check, uploads, state, now=time.time()))
+
+
+def _expires_header(expires: float | None) -> dict[str, str]:
+    return {} if expires is None else {"Upload-Expires": http_date(expires)}
+
+
 def max_upload_bytes(settings: Settings) -> int:
     return int(settings.max_upload_gb * 2**30)
 
@@ -94,9 +118,9 @@ async def finish_upload(uploads: Uploads, store: JobStore, state: UploadState) -
 
 
 @router.options("", status_code=204, response_class=Response)
-def describe_uploads(settings: SettingsDep) -> Response:
+def describe_uploads(settings: SettingsDep, expiry: ExpiryDep) -> Response:
     """The tus version, extensions and largest upload (bytes) this server accepts."""
-    return Response(status_code=204, headers=capabilities(max_upload_bytes(settings)))
+    return Response(status_code=204, headers=capabilities(max_upload_bytes(settings), expiring=expiry.on))
 
 
 @router.post(
@@ -115,6 +139,7 @@ async def create_upload(
     uploads: UploadsDep,
     settings: SettingsDep,
     store: StoreDep,
+    expiry: ExpiryDep,
     upload_length: Annotated[str | None, Header(alias="Upload-Length")] = None,
     upload_metadata: Annotated[
         str | None, Header(alias="Upload-Metadata", description="filename, name, target, task")
@@ -124,7 +149,8 @@ async def create_upload(
     content_length: Annotated[str | None, Header(alias="Content-Length")] = None,
 ) -> Response:
     """Start a resumable upload; its dataset (same id) is listed in status 'uploading' until the last byte. A body
-    (creation-with-upload, as offset+octet-stream) is the upload's first bytes: Upload-Offset says how many."""
+    (creation-with-upload, as offset+octet-stream) is the upload's first bytes: Upload-Offset says how many.
+    Upload-Expires says when the upload is removed unless it receives more (MAAS_UPLOAD_EXPIRY_HOURS)."""
     declared = None if content_length is None else byte_count(content_length, "Content-Length")
     with_body = bool(declared) or "transfer-encoding" in request.headers
     if with_body:
@@ -141,7 +167,8 @@ async def create_upload(
     offset = 0
     if with_body:
         offset = await first_bytes(request, uploads, store, state, content_length=content_length)
-    return Response(status_code=201, headers={"Location": f"/uploads/{state.id}", "Upload-Offset": str(offset)})
+    headers = {"Location": f"/uploads/{state.id}", "Upload-Offset": str(offset)}
+    return Response(status_code=201, headers=headers | await upload_expires(expiry, uploads, state))
 
 
 async def first_bytes(
@@ -161,13 +188,19 @@ async def first_bytes(
     return offset
 
 
-@router.head("/{upload_id}", status_code=200, response_class=Response)
-async def read_upload(upload: UploadDep, uploads: UploadsDep, store: StoreDep) -> Response:
-    """How many bytes the upload holds: where to resume."""
+@router.head(
+    "/{upload_id}",
+    status_code=200,
+    response_class=Response,
+    responses={410: {"description": "The upload expired unfinished and was removed"}},
+)
+async def read_upload(upload: UploadDep, uploads: UploadsDep, store: StoreDep, expiry: ExpiryDep) -> Response:
+    """How many bytes the upload holds: where to resume, and until when (Upload-Expires)."""
+    headers = await refuse_expired(expiry, uploads, upload)
     offset = uploads.offset(upload)
     if offset == upload.length and not upload.complete:
         await finish_upload(uploads, store, upload)
-    headers = {"Upload-Offset": str(offset), "Upload-Length": str(upload.length), "Cache-Control": "no-store"}
+    headers |= {"Upload-Offset": str(offset), "Upload-Length": str(upload.length), "Cache-Control": "no-store"}
     if upload.metadata:
         headers["Upload-Metadata"] = upload.metadata_header()
     return Response(status_code=200, headers=headers)
@@ -180,6 +213,7 @@ async def read_upload(upload: UploadDep, uploads: UploadsDep, store: StoreDep) -
     openapi_extra=CHUNK_BODY,
     responses={
         409: {"description": "Upload-Offset is not the upload's offset"},
+        410: {"description": "The upload expired unfinished and was removed"},
         415: {"description": "Not offset+octet-stream"},
     },
 )
@@ -188,12 +222,15 @@ async def append_upload(
     upload: UploadDep,
     uploads: UploadsDep,
     store: StoreDep,
+    expiry: ExpiryDep,
     upload_offset: Annotated[str | None, Header(alias="Upload-Offset")] = None,
     content_type: Annotated[str | None, Header(alias="Content-Type")] = None,
     content_length: Annotated[str | None, Header(alias="Content-Length")] = None,
 ) -> Response:
-    """Append the body at Upload-Offset; after the last byte the dataset is profiled."""
+    """Append the body at Upload-Offset; after the last byte the dataset is profiled. Until then Upload-Expires
+    says when the upload is removed unless it receives more."""
     check_chunk_type(content_type)
+    await refuse_expired(expiry, uploads, upload)
     try:
         offset = await receive_bytes(
             uploads, upload, offset=upload_offset, content_length=content_length, chunks=request.stream()
@@ -202,7 +239,10 @@ async def append_upload(
         return Response(status_code=204)
     if offset == upload.length and not upload.complete:
         await finish_upload(uploads, store, upload)
-    return Response(status_code=204, headers={"Upload-Offset": str(offset)})
+    headers = {"Upload-Offset": str(offset)}
+    if offset < upload.length:
+        headers |= await upload_expires(expiry, uploads, upload)
+    return Response(status_code=204, headers=headers)
 
 
 @router.delete("/{upload_id}", status_code=204, response_class=Response)
