@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.telemetry import TelemetryConfig
 from opentelemetry import trace
+from starlette.middleware.cors import CORSMiddleware
 
 from app import __version__
 from app.api import problems
@@ -52,6 +53,8 @@ from app.serving.payload_log import PayloadLog
 from app.settings import Settings, get_settings
 from app.sweeps.store import SweepStore
 from app.uploads.expiry import Expiry
+from app.uploads.headers import REQUEST_HEADERS as TUS_REQUEST_HEADERS
+from app.uploads.headers import RESPONSE_HEADERS as TUS_RESPONSE_HEADERS
 from app.uploads.storage import open_uploads
 from app.webhooks.dispatcher import Dispatcher
 from app.webhooks.store import WebhookStore
@@ -60,6 +63,9 @@ from app.worker.staging import sweep_stale_staging
 from app.worker.supervisor import Supervisor
 
 log = logging.getLogger("maas")
+
+CORS_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+CORS_MAX_AGE_S = 600  # how long a browser may keep a preflight's answer
 
 
 @asynccontextmanager
@@ -159,7 +165,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(protocol.router)
     ui.install(app)
     _protect(app, app.state.settings)
-    app.add_middleware(MethodOverride)  # outermost: every layer sees the method a tus client means
+    app.add_middleware(MethodOverride)  # every layer within sees the method a tus client means
+    _allow_origins(app, app.state.settings)
     return app
 
 
@@ -171,6 +178,22 @@ def _native_telemetry() -> TelemetryConfig | None:
     if isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
         return {"tracing": False, "metrics": False, "logs": False}
     return None
+
+
+def _allow_origins(app: FastAPI, settings: Settings) -> None:
+    """CORS for the web pages of MAAS_CORS_ORIGINS (browser tus clients: Uppy, tus-js-client), outermost: a
+    preflight carries no API key and is answered here, and every answer, a refusal by the layers within included,
+    names the origin so that the page may read it. Unset: no CORS headers at all, so no page elsewhere reads an
+    answer. Cookies are never used (an API key is a header), so credentials are not allowed."""
+    if settings.cors_origin_list:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origin_list,
+            allow_methods=CORS_METHODS,
+            allow_headers=("Authorization", "X-API-Key", "Content-Type", "X-Request-ID", *TUS_REQUEST_HEADERS),
+            expose_headers=TUS_RESPONSE_HEADERS,
+            max_age=CORS_MAX_AGE_S,
+        )
 
 
 def _protect(app: FastAPI, settings: Settings) -> None:

@@ -9,11 +9,17 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.storage import is_url, local_path
+
+
+def _origins_in(text: str) -> tuple[str, ...]:
+    """Comma-separated origins, without the trailing slash a browser's `Origin` never has."""
+    return tuple(filter(None, (origin.strip().rstrip("/") for origin in text.split(","))))
 
 
 class Settings(BaseSettings):
@@ -97,6 +103,11 @@ class Settings(BaseSettings):
         description="An unfinished resumable upload (tus, /uploads) is removed this long after it last received"
         " bytes (or was created), its dataset with it; 0 = never.",
     )
+    cors_origins: str = Field(
+        "",
+        description="Comma-separated origins (https://app.example.com) whose web pages may call the API, as browser"
+        " tus clients (Uppy, tus-js-client) do; * = any; unset = no CORS headers.",
+    )
     in_memory_mb: float = Field(
         1024.0, ge=0, description="A file-backed dataset larger than this is streamed into training, not loaded."
     )
@@ -127,6 +138,11 @@ class Settings(BaseSettings):
         return frozenset(filter(None, (name.strip().lower() for name in self.allowed_hosts.split(","))))
 
     @property
+    def cors_origin_list(self) -> tuple[str, ...]:
+        """MAAS_CORS_ORIGINS as a tuple of origins, in the order given."""
+        return _origins_in(self.cors_origins)
+
+    @property
     def dataset_source_prefixes(self) -> tuple[str, ...]:
         """MAAS_DATASET_SOURCES as a tuple of prefixes, in the order given."""
         return tuple(filter(None, (prefix.strip() for prefix in self.dataset_sources.split(","))))
@@ -136,6 +152,19 @@ class Settings(BaseSettings):
     def _blank_is_unset(cls, value: object) -> object:
         """`MAAS_API_KEYS=` (as compose passes an unset variable) means no keys, not an empty key list."""
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, value: str) -> str:
+        """An origin is what a browser sends in `Origin`: a typo such as a missing scheme would never match one."""
+        for origin in _origins_in(value):
+            parts = urlsplit(origin)
+            if origin != "*" and (parts.scheme not in ("http", "https") or not parts.netloc or parts.path):
+                raise ValueError(
+                    f"MAAS_CORS_ORIGINS entries must be origins such as https://app.example.com or"
+                    f" http://localhost:3000 (scheme, host, optional port; no path), or *; got {origin[:100]!r}"
+                )
+        return value
 
     @field_validator("registry_dir", "datasets_location", mode="before")
     @classmethod

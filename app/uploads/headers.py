@@ -14,6 +14,19 @@ TUS_VERSION = "1.0.0"
 EXTENSIONS = ("creation", "creation-with-upload", "termination")
 EXPIRATION = "expiration"
 CHUNK_TYPE = "application/offset+octet-stream"
+#: What a browser tus client (Uppy, tus-js-client) sends and reads, for CORS to allow and expose.
+REQUEST_HEADERS = ("Tus-Resumable", "Upload-Length", "Upload-Offset", "Upload-Metadata", "X-HTTP-Method-Override")
+RESPONSE_HEADERS = (
+    "Location",
+    "Upload-Offset",
+    "Upload-Length",
+    "Upload-Metadata",
+    "Upload-Expires",
+    "Tus-Resumable",
+    "Tus-Version",
+    "Tus-Extension",
+    "Tus-Max-Size",
+)
 
 
 def check_version(value: str | None) -> None:

@@ -93,6 +93,8 @@ def test_arguments_win_over_environment_variables(monkeypatch: pytest.MonkeyPatc
         ("MAAS_PUBLISH_BACKOFF_S", "0"),
         ("MAAS_PREWARM", "maybe"),
         ("MAAS_UPLOAD_EXPIRY_HOURS", "-1"),
+        ("MAAS_CORS_ORIGINS", "app.example.com"),
+        ("MAAS_CORS_ORIGINS", "https://app.example.com/uploads"),
     ],
 )
 def test_invalid_values_are_refused(monkeypatch: pytest.MonkeyPatch, variable: str, value: str) -> None:
@@ -109,6 +111,20 @@ def test_uploads_expire_after_a_day_unless_told_otherwise(monkeypatch: pytest.Mo
     assert Settings().upload_expiry_hours == 24
     monkeypatch.setenv("MAAS_UPLOAD_EXPIRY_HOURS", "0")
     assert Settings().upload_expiry_hours == 0
+
+
+def test_cors_origins_are_a_comma_separated_list_of_origins(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings().cors_origin_list == ()
+    monkeypatch.setenv("MAAS_CORS_ORIGINS", " https://app.example.com/ ,http://localhost:3000,")
+    assert Settings().cors_origin_list == ("https://app.example.com", "http://localhost:3000")
+    monkeypatch.setenv("MAAS_CORS_ORIGINS", "*")
+    assert Settings().cors_origin_list == ("*",)
+
+
+def test_a_cors_entry_that_is_no_origin_says_what_an_origin_is(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MAAS_CORS_ORIGINS", "https://app.example.com,app.example.com")
+    with pytest.raises(ValidationError, match="https://app.example.com or http://localhost:3000.*'app.example.com'"):
+        Settings()
 
 
 def test_readme_lists_every_setting() -> None:
