@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
+import pyarrow as pa
 
-from app.datasets.arrays import features_array, to_arrays
+from app.datasets.arrays import to_arrays
 from app.datasets.files import BATCH_ROWS, Unit, iter_tables, list_units, read_unit, read_units
 from app.datasets.schemas import DatasetInfo
 from app.datasets.types import Dataset, describe
@@ -30,7 +31,7 @@ KEY_ROWS = 1 << 20  # row keys are counted this many at a time
 # smaller batch than the row group reads 1.3x slower, measured).
 FEATURE_CHUNK_BYTES = 64 * 2**20
 XY = tuple[np.ndarray, np.ndarray]
-Parts = tuple[np.ndarray, ...]  # arrays of the same rows: (x, y), or (x,) alone
+Parts = tuple[np.ndarray, ...] | tuple[pa.Table]  # the same rows: (x, y) arrays, or a table of the features
 
 
 def split_keys(first_row: int, count: int, seed: int) -> np.ndarray:
@@ -177,11 +178,13 @@ class StreamedDataset:
             return np.zeros((0, *self.feature_shape), np.float32), np.zeros((0,), self._y_dtype)
         return np.concatenate([x for x, _ in parts]), np.concatenate([y for _, y in parts])
 
-    def feature_chunks(self, start: int, stop: int) -> Iterator[np.ndarray]:
-        """The features of rows `start .. stop`, chunk by chunk as the files are read, without the targets (a
-        batch prediction needs none); consecutive ranges continue one pass, as in `read_rows`."""
-        for (x,) in self._cursor_at(start, targets=False).take(stop - start):
-            yield x
+    def feature_tables(self, start: int, stop: int) -> Iterator[pa.Table]:
+        """The feature columns of rows `start .. stop`, chunk by chunk as the files are read, without the targets
+        (a batch prediction needs none); consecutive ranges continue one pass, as in `read_rows`. Tables, not yet
+        arrays (`app.datasets.arrays.features_array`): a batch prediction decodes the files in one thread and
+        fills arrays in another, so that the two overlap."""
+        for (table,) in self._cursor_at(start, targets=False).take(stop - start):
+            yield table
 
     @property
     def _y_dtype(self) -> type:
@@ -205,10 +208,7 @@ class StreamedDataset:
             skip = max(0, start - first_row)  # rows before `start` are never decoded into arrays
             if skip < table.num_rows:
                 part = table.slice(skip)
-                if targets:
-                    yield self.arrays(part, first_row + skip)
-                else:
-                    yield (features_array(part, features=self.features, first_row=first_row + skip),)
+                yield self.arrays(part, first_row + skip) if targets else (part,)
             first_row += table.num_rows
 
     def load(self) -> RecordedDataset:

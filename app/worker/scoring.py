@@ -2,8 +2,9 @@
 serves it, the dataset, and the claim to report progress under.
 
 A file-backed dataset over MAAS_IN_MEMORY_MB is scored range by range as its files are read (consecutive ranges
-continue one pass over them), never loaded whole; a batch prediction streams every file-backed dataset, and reads
-its next chunk in a thread while the runtime scores the one before."""
+continue one pass over them), never loaded whole; a batch prediction streams every file-backed dataset in three
+stages that overlap: a thread decodes the files (Arrow), another fills float32 arrays from the decoded columns
+(numpy), and the caller's thread scores them (the runtime), each a chunk behind the one before."""
 
 from __future__ import annotations
 
@@ -16,8 +17,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
+import pyarrow as pa
 
 from app.datasets import DatasetRef, load_dataset
+from app.datasets.arrays import features_array
 from app.datasets.loading import AnyDataset
 from app.datasets.streamed import StreamedDataset
 from app.jobs.runs import JobRuns
@@ -55,19 +58,25 @@ class ScoringContext:
 
     def predict_ranges(self, ranges: list[range], batch_size: int) -> Iterator[tuple[int, np.ndarray]]:
         """(index into `ranges`, the runtime's outputs for its rows) for each range in turn, `batch_size` rows a
-        call. The rows are read a chunk ahead in a thread: decoding and copying release the GIL, and so does the
-        runtime, so reading and scoring share the cores instead of taking turns."""
+        call. The rows are read ahead in threads (`_feature_chunks`): decoding and copying release the GIL, and so
+        does the runtime, so reading and scoring share the cores instead of taking turns."""
         chunks = read_ahead(self._feature_chunks(ranges))
         for index, group in groupby(chunks, key=itemgetter(0)):
             yield index, np.concatenate([self.infer_rows(x, batch_size) for _, x in group])
 
     def _feature_chunks(self, ranges: list[range]) -> Iterator[tuple[int, np.ndarray]]:
-        for index, rows in enumerate(ranges):
-            if isinstance(self.data, StreamedDataset):
-                for x in self.data.feature_chunks(rows.start, rows.stop):
-                    yield index, x
-            else:
-                yield index, self.data.x[rows.start : rows.stop]
+        """(index into `ranges`, feature rows) chunk by chunk. A streamed dataset's files are decoded a chunk
+        ahead in a thread of their own while this one fills the arrays (both mostly outside the GIL), into three
+        arrays taken in turn: the caller scores a chunk while the next one is filled, never more at once."""
+        data = self.data
+        if not isinstance(data, StreamedDataset):
+            for index, rows in enumerate(ranges):
+                yield index, data.x[rows.start : rows.stop]
+            return
+        arrays = Reused(3, len(data.features))
+        for index, first_row, table in read_ahead(_feature_tables(data, ranges)):
+            out = arrays.next(table.num_rows)
+            yield index, features_array(table, features=data.features, first_row=first_row, out=out)
 
     def infer_rows(self, x: np.ndarray, batch_size: int) -> np.ndarray:
         """The runtime's outputs for the feature rows `x`, `batch_size` rows a call."""
@@ -76,6 +85,30 @@ class ScoringContext:
 
     def report_rows(self, rows: int) -> None:
         self.runs.record_rows(self.job.id, self.worker_id, rows=rows, total_rows=self.data.rows)
+
+
+def _feature_tables(data: StreamedDataset, ranges: list[range]) -> Iterator[tuple[int, int, pa.Table]]:
+    """(index into `ranges`, the chunk's first row, its feature columns) chunk by chunk."""
+    for index, rows in enumerate(ranges):
+        first_row = rows.start
+        for table in data.feature_tables(rows.start, rows.stop):
+            yield index, first_row, table
+            first_row += table.num_rows
+
+
+class Reused:
+    """float32 arrays of `width` columns handed out from `count` buffers in turn: each array's memory is handed
+    out again `count` calls later, so a caller must be done with it by then."""
+
+    def __init__(self, count: int, width: int) -> None:
+        self.buffers = [np.empty((0, width), np.float32) for _ in range(count)]
+        self.turn = 0
+
+    def next(self, rows: int) -> np.ndarray:
+        turn, self.turn = self.turn, (self.turn + 1) % len(self.buffers)
+        if len(self.buffers[turn]) < rows:
+            self.buffers[turn] = np.empty((rows, self.buffers[turn].shape[1]), np.float32)
+        return self.buffers[turn][:rows]
 
 
 def read_ahead(items: Iterator[T]) -> Iterator[T]:

@@ -182,7 +182,11 @@ def test_features_are_one_c_contiguous_float32_array_cast_as_numpy_casts_each_co
     assert x.dtype == np.float32 and x.flags.c_contiguous and x.shape == (3, 7)
     each = [np.asarray(columns[name].to_numpy(zero_copy_only=False)).astype(np.float32) for name in order]
     np.testing.assert_array_equal(x, np.column_stack(each))
+    np.testing.assert_array_equal(features_array(table.slice(1), features=order), np.column_stack(each)[1:])
     assert features_array(table, features=[]).shape == (3, 0)
+    out = np.full((3, 7), np.nan, np.float32)  # a caller's array, reused chunk after chunk
+    assert features_array(table, features=order, out=out) is out
+    np.testing.assert_array_equal(out, x)
 
 
 def test_a_null_or_an_infinity_among_the_features_names_its_first_row_and_column() -> None:
@@ -250,7 +254,7 @@ def test_row_splits_are_disjoint_cover_every_row_and_keep_their_fractions() -> N
     assert not np.array_equal(test.mask(0, 1000), RowSplit(0.0, 0.1, 6).mask(0, 1000))
 
 
-def test_feature_chunks_are_the_rows_read_rows_gives_for_any_ranges(
+def test_feature_tables_are_the_rows_read_rows_gives_for_any_ranges(
     tmp_path: Path, fmt: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(streamed_module, "FEATURE_CHUNK_BYTES", 4 * len(FEATURES) * 40)  # chunks of 40 rows
@@ -259,7 +263,8 @@ def test_feature_chunks_are_the_rows_read_rows_gives_for_any_ranges(
     x, _, _ = expected(frames)
     data = streamed(urls, fmt, 751)
     for start, stop in [(0, 130), (130, 260), (260, 751), (5, 6), (449, 452), (700, 751)]:
-        chunks = list(data.feature_chunks(start, stop))
-        assert all(len(chunk) <= 40 and chunk.flags.c_contiguous for chunk in chunks)
+        tables = list(data.feature_tables(start, stop))
+        assert all(table.num_rows <= 40 and table.column_names == FEATURES for table in tables)
+        chunks = [features_array(table, features=FEATURES) for table in tables]
         np.testing.assert_array_equal(np.concatenate(chunks), x[start:stop])
         np.testing.assert_array_equal(np.concatenate(chunks), streamed(urls, fmt, 751).read_rows(start, stop)[0])
