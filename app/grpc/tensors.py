@@ -29,9 +29,14 @@ TF_TYPES = {
     9: (np.dtype("<i8"), "int64_val"),
 }
 DT_FLOAT = 1
+#: Where a tensor's values go, for the message of a size that does not match its shape (written once, not per call).
+OIP_HINTS = {
+    datatype: f"{datatype} values go in raw_input_contents or contents.{field}" for datatype, field in CONTENTS.items()
+}
+TF_HINTS = {number: f"its values go in tensor_content or {field}" for number, (_, field) in TF_TYPES.items()}
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # (not frozen: a frozen dataclass' __init__ costs a setattr call per field, per request)
 class InferCall:
     id: str
     batch: np.ndarray
@@ -62,8 +67,7 @@ def decode_infer(request: Any, meta: ModelVersion) -> InferCall:
         flat = _from_bytes(raw[0], dtype, "raw_input_contents")
     else:
         flat = _from_values(getattr(tensor.contents, CONTENTS[datatype]), dtype)
-    hint = f"{datatype} values go in raw_input_contents or contents.{CONTENTS[datatype]}"
-    return InferCall(request.id, _shaped(flat, list(tensor.shape), hint, meta))
+    return InferCall(request.id, _shaped(flat, list(tensor.shape), OIP_HINTS[datatype], meta))
 
 
 def encode_infer(meta: ModelVersion, call: InferCall, outputs: np.ndarray) -> Any:
@@ -91,8 +95,7 @@ def from_tensor_proto(tensor: Any, meta: ModelVersion) -> tuple[np.ndarray, bool
         flat = _from_bytes(tensor.tensor_content, dtype, "tensor_content")
     else:
         flat = _from_values(getattr(tensor, field), dtype)
-    hint = f"its values go in tensor_content or {field}"
-    return _shaped(flat, shape, hint, meta), bool(tensor.tensor_content)
+    return _shaped(flat, shape, TF_HINTS[tensor.dtype], meta), bool(tensor.tensor_content)
 
 
 def to_tensor_proto(outputs: np.ndarray, *, as_content: bool) -> Any:
