@@ -8,6 +8,7 @@ export loads Keras, when scoring_context opens its TensorFlow runtime."""
 from __future__ import annotations
 
 import logging
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -42,13 +43,31 @@ class PredictInShards:
             log.info(message, job.job.id, todo[0], shards.count, done)
         job.report_rows(done)
         ranges = [shards.rows(index) for index in todo]
-        for number, outputs in job.predict_ranges(ranges, int(job.spec["batch_size"])):
-            index, rows = todo[number], ranges[number]
-            shards.write(index, prediction_table(np.arange(rows.start, rows.stop), outputs, classes))
-            done += len(rows)
-            job.report_rows(done)
-            failpoint(f"after_shard_{index}")
+        # A shard is written (table built, Parquet encoded, fsynced) in a thread while the next one is scored,
+        # and counted, and its failpoint passed, once it is on disk and before the next write begins.
+        with ThreadPoolExecutor(1, thread_name_prefix="shard-writer") as writer:
+            writing: tuple[int, int, Future[None]] | None = None
+            for number, outputs in job.predict_ranges(ranges, int(job.spec["batch_size"])):
+                if writing is not None:
+                    done = _written(job, *writing, done=done)
+                index, rows = todo[number], ranges[number]
+                writing = index, len(rows), writer.submit(_write, shards, index, rows, outputs, classes)
+            if writing is not None:
+                _written(job, *writing, done=done)
         return shards
+
+
+def _write(shards: Shards, index: int, rows: range, outputs: np.ndarray, classes: list[str] | None) -> None:
+    shards.write(index, prediction_table(np.arange(rows.start, rows.stop), outputs, classes))
+
+
+def _written(job: ScoringContext, index: int, rows: int, write: Future[None], *, done: int) -> int:
+    """The rows done once shard `index` (`rows` rows) is written: reported, then its failpoint."""
+    write.result()
+    done += rows
+    job.report_rows(done)
+    failpoint(f"after_shard_{index}")
+    return done
 
 
 class WriteOutput:

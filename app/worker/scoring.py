@@ -60,7 +60,7 @@ class ScoringContext:
         """(index into `ranges`, the runtime's outputs for its rows) for each range in turn, `batch_size` rows a
         call. The rows are read ahead in threads (`_feature_chunks`): decoding and copying release the GIL, and so
         does the runtime, so reading and scoring share the cores instead of taking turns."""
-        chunks = read_ahead(self._feature_chunks(ranges))
+        chunks = read_ahead(self._feature_chunks(ranges), name="fill-arrays")
         for index, group in groupby(chunks, key=itemgetter(0)):
             yield index, np.concatenate([self.infer_rows(x, batch_size) for _, x in group])
 
@@ -74,7 +74,7 @@ class ScoringContext:
                 yield index, data.x[rows.start : rows.stop]
             return
         arrays = Reused(3, len(data.features))
-        for index, first_row, table in read_ahead(_feature_tables(data, ranges)):
+        for index, first_row, table in read_ahead(_feature_tables(data, ranges), name="decode-files"):
             out = arrays.next(table.num_rows)
             yield index, features_array(table, features=data.features, first_row=first_row, out=out)
 
@@ -111,10 +111,10 @@ class Reused:
         return self.buffers[turn][:rows]
 
 
-def read_ahead(items: Iterator[T]) -> Iterator[T]:
-    """`items`, each one made in a thread while the caller works on the one before."""
+def read_ahead(items: Iterator[T], *, name: str = "read-ahead") -> Iterator[T]:
+    """`items`, each one made in a thread (named `name`, for profiles) while the caller works on the one before."""
     end = object()
-    with ThreadPoolExecutor(1, thread_name_prefix="read-ahead") as pool:
+    with ThreadPoolExecutor(1, thread_name_prefix=name) as pool:
         coming = pool.submit(next, items, end)
         while (item := coming.result()) is not end:
             coming = pool.submit(next, items, end)
