@@ -31,7 +31,6 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from app.datasets.arrays import features_array as features_array  # app/datasets/profiling.py imports it from here
 from app.datasets.checks import rejected
 from app.datasets.footers import FOOTERS, footer_key
 from app.storage import local_path, open_filesystem

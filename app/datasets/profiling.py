@@ -22,8 +22,9 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from app.datasets.arrays import features_array
 from app.datasets.checks import quoted
-from app.datasets.files import features_array, iter_tables
+from app.datasets.files import iter_tables
 from app.datasets.schemas import DatasetInfo
 from app.datasets.targets import MAX_DEFAULT_CLASSES, _comparable_labels, encode_targets
 from app.datasets.types import Task
