@@ -84,3 +84,42 @@ def test_a_seeded_jax_build_repeats_its_weights_without_importing_tensorflow() -
 
     assert child.returncode == 0, child.stderr
     assert json.loads(child.stdout.strip().splitlines()[-1]) == {"same": True, "differs": True, "tensorflow": False}
+
+
+_TF_EPOCHS = """
+import json, os
+os.environ["KERAS_BACKEND"] = "tensorflow"
+import numpy as np
+from app.training.batches import EpochClock, epoch_batches, epoch_order
+
+x = np.arange(23 * 2, dtype=np.float32).reshape(23, 2)
+y = np.arange(23)
+clock = EpochClock(23, 5, 0, True)
+batches = epoch_batches(x, y, 4, clock)
+same = []
+for epoch in (0, 1, 4):
+    clock.on_epoch_begin(epoch)
+    seen = np.concatenate([b[1].numpy() for b in batches])
+    sizes = [len(b[1]) for b in batches]
+    same.append(seen.tolist() == epoch_order(23, 5, epoch, True).tolist() and sizes == [4] * 5 + [3])
+print(json.dumps(same))
+"""
+
+
+def test_tensorflow_batches_follow_the_clock_epoch_by_epoch() -> None:
+    """The tf.data pipeline reads each epoch's order from the clock: epoch e's batches are the rows of
+    epoch_order(seed, e), full batches then the rest, whatever epoch the job starts at."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
+
+    child = subprocess.run(
+        [sys.executable, "-c", _TF_EPOCHS],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert child.returncode == 0, child.stderr
+    assert json.loads(child.stdout.strip().splitlines()[-1]) == [True, True, True]
