@@ -194,13 +194,10 @@ def summarize(rows: int, runs: dict[tuple[int, str], list[list[float]]], backend
     for (batch, name), value in steady.items():
         backend = backends[name]
         first = statistics.median(run[0] for run in runs[batch, name]) - rows / value
-        same = steady.get((batch, f"bare {backend}"))
-        lines.append(
-            f"| {batch} | {name} | {backend} | {value:,.0f} | {value / steady[batch, 'bare tensorflow']:.2f} "
-            f"| {value / same:.2f} | {first:.2f} |"
-            if same
-            else f"| {batch} | {name} | {backend} | {value:,.0f} | - | - | {first:.2f} |"
-        )
+        same, bare_tf = steady.get((batch, f"bare {backend}")), steady.get((batch, "bare tensorflow"))
+        x_tf = f"{value / bare_tf:.2f}" if bare_tf else "-"  # a run without the bare TensorFlow variant
+        x_same = f"{value / same:.2f}" if same else "-"
+        lines.append(f"| {batch} | {name} | {backend} | {value:,.0f} | {x_tf} | {x_same} | {first:.2f} |")
     return lines
 
 
