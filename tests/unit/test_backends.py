@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from app.training.backends import (
     AUTO_MAX_STEPS,
@@ -49,6 +50,17 @@ def test_auto_steps_amortise_small_models_and_never_cross_an_epoch() -> None:
     assert auto_steps_per_execution(params=50_000_000, batch_size=256, steps_per_epoch=100) == 1
 
 
+def last_json_line(code: str) -> Any:
+    """What `code` prints last, as JSON, run in a fresh interpreter: each backend is set before Keras is imported,
+    and this process may have imported Keras on another."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
+    child = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert child.returncode == 0, child.stderr
+    return json.loads(child.stdout.strip().splitlines()[-1])
+
+
 _SEEDED_BUILDS = """
 import json, os, sys
 os.environ["KERAS_BACKEND"] = "jax"
@@ -70,20 +82,7 @@ print(json.dumps({"same": weights["first"] == weights["again"], "differs": weigh
 
 def test_a_seeded_jax_build_repeats_its_weights_without_importing_tensorflow() -> None:
     """A JAX job's child stays ~550 MiB lighter: seeding it must not pull TensorFlow in, and still fix the weights."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
-
-    child = subprocess.run(
-        [sys.executable, "-c", _SEEDED_BUILDS],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-    assert child.returncode == 0, child.stderr
-    assert json.loads(child.stdout.strip().splitlines()[-1]) == {"same": True, "differs": True, "tensorflow": False}
+    assert last_json_line(_SEEDED_BUILDS) == {"same": True, "differs": True, "tensorflow": False}
 
 
 _TF_EPOCHS = """
@@ -109,17 +108,4 @@ print(json.dumps(same))
 def test_tensorflow_batches_follow_the_clock_epoch_by_epoch() -> None:
     """The tf.data pipeline reads each epoch's order from the clock: epoch e's batches are the rows of
     epoch_order(seed, e), full batches then the rest, whatever epoch the job starts at."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
-
-    child = subprocess.run(
-        [sys.executable, "-c", _TF_EPOCHS],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-    assert child.returncode == 0, child.stderr
-    assert json.loads(child.stdout.strip().splitlines()[-1]) == [True, True, True]
+    assert last_json_line(_TF_EPOCHS) == [True, True, True]

@@ -5,7 +5,8 @@ is trusted; no cache where the disk lacks room; no file left once the run ends."
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -69,18 +70,25 @@ def away(data: StreamedDataset) -> None:
     Path(data.files[0].removeprefix("file://")).unlink()
 
 
+@contextmanager
+def opened(path: Path, data: StreamedDataset) -> Iterator[RowCache]:
+    """A fresh cache of `data` at `path` (the disk has room), closed however the test ends."""
+    cache = RowCache.open(path, data, batch_rows=CHUNK)
+    assert cache is not None
+    try:
+        yield cache
+    finally:
+        cache.close()
+
+
 @pytest.mark.parametrize("task", ["classification", "regression"])
 def test_a_unit_read_again_comes_back_from_the_cache_bitwise_as_decoded(tmp_path: Path, task: str) -> None:
     data = dataset(tmp_path, task=task)
     want = decoded(data)
-    cache = RowCache.open(tmp_path / "cache" / "rows.bin", data, batch_rows=CHUNK)
-    assert cache is not None
-    try:
+    with opened(tmp_path / "cache" / "rows.bin", data) as cache:
         first = [list(cache.unit_chunks(unit)) for unit in data.units]
         away(data)
         second = [list(cache.unit_chunks(unit)) for unit in data.units]
-    finally:
-        cache.close()
 
     assert [len(chunks) for chunks in want] == [3, 3, 3, 1]
     for got_first, got_second, expected in zip(first, second, want, strict=True):
@@ -91,15 +99,11 @@ def test_a_unit_read_again_comes_back_from_the_cache_bitwise_as_decoded(tmp_path
 def test_units_first_read_in_any_order_read_back_in_order_as_decoded(tmp_path: Path) -> None:
     data = dataset(tmp_path)
     want = decoded(data)
-    cache = RowCache.open(tmp_path / "rows.bin", data, batch_rows=CHUNK)
-    assert cache is not None
-    try:
+    with opened(tmp_path / "rows.bin", data) as cache:
         for index in (2, 0, 3, 1):
             list(cache.unit_chunks(data.units[index]))
         away(data)
         again = [list(cache.unit_chunks(unit)) for unit in data.units]
-    finally:
-        cache.close()
 
     for got, expected in zip(again, want, strict=True):
         assert_same_chunks(got, expected)
@@ -108,15 +112,11 @@ def test_units_first_read_in_any_order_read_back_in_order_as_decoded(tmp_path: P
 def test_a_unit_read_part_way_is_decoded_again_not_read_back_short(tmp_path: Path) -> None:
     data = dataset(tmp_path)
     want = decoded(data)
-    cache = RowCache.open(tmp_path / "rows.bin", data, batch_rows=CHUNK)
-    assert cache is not None
-    try:
+    with opened(tmp_path / "rows.bin", data) as cache:
         reading = cache.unit_chunks(data.units[0])
         next(reading)
         reading.close()  # as a prefetcher that starts over drops its pass
         assert_same_chunks(list(cache.unit_chunks(data.units[0])), want[0])
-    finally:
-        cache.close()
 
 
 def test_a_cached_epoch_is_the_decoded_epoch_batch_for_batch(tmp_path: Path) -> None:
@@ -145,20 +145,16 @@ def test_threads_reading_the_same_units_at_once_all_get_the_decoded_rows(tmp_pat
     data = dataset(tmp_path)
     want = decoded(data)
     results: dict[int, list[Chunks]] = {}
-    cache = RowCache.open(tmp_path / "rows.bin", data, batch_rows=CHUNK)
-    assert cache is not None
 
-    def read(number: int) -> None:
+    def read(cache: RowCache, number: int) -> None:
         results[number] = [list(cache.unit_chunks(unit)) for _ in range(3) for unit in data.units]
 
-    try:
-        threads = [threading.Thread(target=read, args=(n,)) for n in range(4)]
+    with opened(tmp_path / "rows.bin", data) as cache:
+        threads = [threading.Thread(target=read, args=(cache, n)) for n in range(4)]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
-    finally:
-        cache.close()
 
     assert sorted(results) == [0, 1, 2, 3]
     for chunks in results.values():
@@ -171,13 +167,9 @@ def test_an_earlier_file_is_never_trusted(tmp_path: Path) -> None:
     want = decoded(data)
     path = tmp_path / "rows.bin"
     path.write_bytes(b"\xff" * (ROWS * 100))  # what a killed process might have left
-    cache = RowCache.open(path, data, batch_rows=CHUNK)
-    assert cache is not None
-    try:
+    with opened(path, data) as cache:
         assert path.stat().st_size == 0, "a fresh file"
         assert_same_chunks(list(cache.unit_chunks(data.units[1])), want[1])
-    finally:
-        cache.close()
 
 
 def test_no_cache_where_the_disk_has_less_room_than_the_rows_and_a_margin(tmp_path: Path) -> None:
