@@ -69,8 +69,8 @@ def features_array(
     else:
         assert out.shape == shape and out.dtype == np.float32 and out.flags.c_contiguous, (out.shape, shape)
         x = out
-    index = {name: i for i, name in enumerate(table.column_names)}  # by name, each lookup scans the schema
-    columns = [_numbers(table.column(index.get(name, name)), name) for name in features]
+    positions = {name: i for i, name in enumerate(table.column_names)}  # by name, each lookup scans the schema
+    columns = [_numbers(table.column(positions.get(name, name)), name) for name in features]
     step = max(1, BLOCK_BYTES // (4 * max(1, len(features))))
     with np.errstate(over="ignore", invalid="ignore"):  # out of float32's range: inf, refused below
         for start in range(0, table.num_rows, step):

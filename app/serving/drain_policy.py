@@ -64,7 +64,7 @@ class DrainPolicy:
         now = time.perf_counter()
         limit = now + self.deadline(oldest_queued_at) - loop.time()
         joined, count = now, len(forming.pending)
-        while forming.rows < self.max_size and now < limit and now - joined < self.quiet_s:
+        while not self.full(forming) and now < limit and now - joined < self.quiet_s:
             await asyncio.sleep(0)
             now = time.perf_counter()
             if len(forming.pending) != count:

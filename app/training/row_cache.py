@@ -38,15 +38,23 @@ def free_bytes(folder: Path) -> int:
     return shutil.disk_usage(folder).free
 
 
+def _target_dtype(data: StreamedDataset) -> np.dtype:
+    return np.dtype(np.float32 if data.task == "regression" else np.int64)
+
+
+def _row_bytes(data: StreamedDataset) -> int:
+    """One row's bytes in the cache: its float32 features, then its encoded target."""
+    return 4 * len(data.features) + _target_dtype(data).itemsize
+
+
 class RowCache:
     """One streamed dataset's decoded rows in one file; `unit_chunks` reads a unit through it or back from it."""
 
     def __init__(self, path: Path, data: StreamedDataset, *, batch_rows: int) -> None:
         self.path, self.data, self.batch_rows = path, data, batch_rows
         self.x_shape = (len(data.features),)
-        self.y_dtype = np.dtype(np.float32 if data.task == "regression" else np.int64)
-        self.x_bytes = 4 * len(data.features)
-        self.row_bytes = self.x_bytes + self.y_dtype.itemsize
+        self.y_dtype = _target_dtype(data)
+        self.row_bytes = _row_bytes(data)
         path.unlink(missing_ok=True)
         self._fd: int | None = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
         self._complete: dict[tuple[str, int], list[int]] = {}  # unit -> the sizes of the chunks it was read in
@@ -71,16 +79,16 @@ class RowCache:
         """A fresh cache of `data` at `path`, or None (logged) where the disk has less free space than its rows
         take, plus `reserved` (other caches still to fill) and `margin`."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        cache = cls(path, data, batch_rows=batch_rows)
-        available = free(path.parent)
-        if available < cache.bytes + reserved + margin:
-            cache.close()
+        needed, available = data.rows * _row_bytes(data), free(path.parent)
+        if available < needed + reserved + margin:
+            path.unlink(missing_ok=True)
             log.info(
                 "decoded rows of dataset %s are not cached: %d bytes free under %s, fewer than their %d bytes "
                 "(plus %d reserved and a %d-byte margin); every epoch decodes its files",
-                data.info.id, available, path.parent, cache.bytes, reserved, margin,
+                data.info.id, available, path.parent, needed, reserved, margin,
             )  # fmt: skip
             return None
+        cache = cls(path, data, batch_rows=batch_rows)
         log.info("caching the decoded rows of dataset %s in %s (%d bytes)", data.info.id, path, cache.bytes)
         return cache
 
