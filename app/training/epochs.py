@@ -52,7 +52,8 @@ class StreamedRows:
         return max(1, SHUFFLE_BYTES // (4 * max(1, math.prod(self.data.feature_shape))))
 
     def batches(self, *, batch_size: int, seed: int, epoch: int, shuffle: bool) -> Iterator[XY]:
-        """One epoch's batches: ceil(rows / batch_size) of them, all full but the last."""
+        """One epoch's batches: ceil(rows / batch_size) of them, all full but the last. Cut anew into batches
+        of another size, they are the same rows in the same order: batched(batches(..., n), m) == batches(..., m)."""
         rng = np.random.default_rng([seed, epoch])
         units = self.data.units
         order = rng.permutation(len(units)) if shuffle else np.arange(len(units))

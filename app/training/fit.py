@@ -18,7 +18,7 @@ from app.training.checkpoints import Checkpoints
 from app.training.epochs import StreamedRows
 from app.training.precision import build_in_precision, to_float32
 from app.training.spec import TrainingSpec
-from app.training.streaming import StreamBatches
+from app.training.streaming import StreamBatches, TfStream
 
 Logs = dict[str, float | None]
 History = dict[str, list[float | None]]
@@ -163,12 +163,12 @@ def fit_once(
     callbacks.append(_Recorder(phase, history, rows))
     model.steps_per_execution = steps_per_execution(spec, model, rows)
     model.train_function = None
-    streams: list[StreamBatches] = []
+    streams: list[StreamBatches | TfStream] = []
     if isinstance(train, StreamedRows):
-        streams.append(
-            StreamBatches(train, batch_size=batch_size, seed=phase.shuffle_seed, shuffle=spec.fit.shuffle, clock=clock)
-        )
-        inputs: Any = streams[-1]
+        kind = TfStream if keras.backend.backend() == "tensorflow" else StreamBatches
+        stream = kind(train, batch_size=batch_size, seed=phase.shuffle_seed, shuffle=spec.fit.shuffle, clock=clock)
+        streams.append(stream)
+        inputs: Any = stream.dataset if isinstance(stream, TfStream) else stream
     else:
         inputs = epoch_batches(*train, batch_size, clock)
     if isinstance(validation, StreamedRows):

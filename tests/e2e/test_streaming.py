@@ -199,15 +199,17 @@ def test_a_batch_prediction_reads_the_files_shard_by_shard(streaming: dict[str, 
     np.testing.assert_allclose(on_files[columns].to_numpy(), uploaded[columns].to_numpy(), atol=1e-6)
 
 
+@pytest.mark.parametrize("backend", ["jax", "tensorflow"])  # their streamed inputs differ (app/training/streaming.py)
 def test_a_streamed_job_killed_mid_training_resumes_to_the_uninterrupted_history(
-    data_dir: Path, tmp_path: Path, sources: Path
+    data_dir: Path, tmp_path: Path, sources: Path, backend: str
 ) -> None:
     server = streaming_server(data_dir, tmp_path / "first.log", sources, **FAST_RECOVERY)
     dataset = {"id": register(server, sources / "banded.parquet")["id"]}
     # One step per call and small batches keep epochs long enough for the kill to land mid-training.
     fit = {"epochs": 6, "batch_size": 32, "validation_split": 0.1, "steps_per_execution": 1}
-    straight = server.wait_finished(server.train(spec(dataset, model_name="straight", fit=fit))["id"], timeout=300)
-    job = server.train(spec(dataset, model_name="survivor", fit=fit))
+    straight = spec(dataset, model_name="straight", fit=fit, backend=backend)
+    straight = server.wait_finished(server.train(straight)["id"], timeout=300)
+    job = server.train(spec(dataset, model_name="survivor", fit=fit, backend=backend))
     before = server.wait_for(job["id"], lambda j: j["status"] == "running" and j["progress"]["epoch"] >= 2)
     kill_group(server)
 

@@ -50,12 +50,18 @@ def test_auto_steps_amortise_small_models_and_never_cross_an_epoch() -> None:
     assert auto_steps_per_execution(params=50_000_000, batch_size=256, steps_per_epoch=100) == 1
 
 
-def last_json_line(code: str) -> Any:
-    """What `code` prints last, as JSON, run in a fresh interpreter: each backend is set before Keras is imported,
-    and this process may have imported Keras on another."""
+def last_json_line(code: str, *args: str) -> Any:
+    """What `code` prints last, as JSON, run in a fresh interpreter with `args` as its sys.argv[1:]: each backend is
+    set before Keras is imported, and this process may have imported Keras on another."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
     child = subprocess.run(
-        [sys.executable, "-c", code], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
+        [sys.executable, "-c", code, *args],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert child.returncode == 0, child.stderr
     return json.loads(child.stdout.strip().splitlines()[-1])
