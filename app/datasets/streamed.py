@@ -175,7 +175,7 @@ class StreamedDataset:
         other start reads from the unit that holds it."""
         parts = list(self._cursor_at(start, targets=True).take(stop - start))
         if not parts:
-            return np.zeros((0, *self.feature_shape), np.float32), np.zeros((0,), self._y_dtype)
+            return np.zeros((0, *self.feature_shape), np.float32), np.zeros((0,), self.target_dtype)
         return np.concatenate([x for x, _ in parts]), np.concatenate([y for _, y in parts])
 
     def feature_tables(self, start: int, stop: int) -> Iterator[pa.Table]:
@@ -187,8 +187,9 @@ class StreamedDataset:
             yield table
 
     @property
-    def _y_dtype(self) -> type:
-        return np.float32 if self.task == "regression" else np.int64
+    def target_dtype(self) -> np.dtype:
+        """The dtype of the targets it hands out: float32 values, or int64 class indices."""
+        return np.dtype(np.float32 if self.task == "regression" else np.int64)
 
     def _cursor_at(self, start: int, *, targets: bool) -> _Cursor:
         cursor = self._cursor
@@ -215,7 +216,7 @@ class StreamedDataset:
         """Every row in memory, as an upload would hold it (for a dataset within MAAS_IN_MEMORY_MB)."""
         parts = [(x, y) for _row, x, y in self.chunks()]
         x = np.concatenate([p[0] for p in parts]) if parts else np.zeros((0, *self.feature_shape), np.float32)
-        y = np.concatenate([p[1] for p in parts]) if parts else np.zeros((0,), self._y_dtype)
+        y = np.concatenate([p[1] for p in parts]) if parts else np.zeros((0,), self.target_dtype)
         return RecordedDataset(self.name, x, y, self.task, self.classes, recorded_sha256=self.info.sha256)
 
 

@@ -38,13 +38,9 @@ def free_bytes(folder: Path) -> int:
     return shutil.disk_usage(folder).free
 
 
-def _target_dtype(data: StreamedDataset) -> np.dtype:
-    return np.dtype(np.float32 if data.task == "regression" else np.int64)
-
-
 def _row_bytes(data: StreamedDataset) -> int:
     """One row's bytes in the cache: its float32 features, then its encoded target."""
-    return 4 * len(data.features) + _target_dtype(data).itemsize
+    return 4 * len(data.features) + data.target_dtype.itemsize
 
 
 class RowCache:
@@ -53,7 +49,7 @@ class RowCache:
     def __init__(self, path: Path, data: StreamedDataset, *, batch_rows: int) -> None:
         self.path, self.data, self.batch_rows = path, data, batch_rows
         self.x_shape = (len(data.features),)
-        self.y_dtype = _target_dtype(data)
+        self.y_dtype = data.target_dtype
         self.row_bytes = _row_bytes(data)
         path.unlink(missing_ok=True)
         self._fd: int | None = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)

@@ -178,6 +178,6 @@ class TfStream:
 
 def _one_row(rows: StreamedRows) -> XY:
     """A row of zeros as `rows` hands its batches out (targets encoded): their dtypes and shapes, read from nothing."""
-    x, y = rows.data.read_rows(0, 0)
-    y = np.zeros(1, y.dtype)
-    return np.zeros((1, *x.shape[1:]), x.dtype), rows.encode(rows.labels[y] if rows.labels is not None else y)
+    y = np.zeros(1, rows.data.target_dtype)
+    x = np.zeros((1, *rows.data.feature_shape), np.float32)
+    return x, rows.encode(rows.labels[y] if rows.labels is not None else y)
