@@ -96,6 +96,17 @@ class Prefetcher:
         self.at = None
 
 
+def read_ahead(
+    rows: StreamedRows, *, batch_size: int, seed: int, shuffle: bool, epoch_of: Callable[[int], int]
+) -> Prefetcher:
+    """A `Prefetcher` of `rows`' batches of `batch_size`, pass p being epoch `epoch_of(p)`, `PREFETCH_ROWS` ahead."""
+    return Prefetcher(
+        lambda p: rows.batches(batch_size=batch_size, seed=seed, epoch=epoch_of(p), shuffle=shuffle),
+        math.ceil(rows.rows / batch_size),
+        depth=max(2, math.ceil(PREFETCH_ROWS / batch_size)),
+    )
+
+
 def _put(batches: queue.Queue[Any], item: Any, stop: threading.Event) -> bool:
     """Queue `item` unless told to stop first; whether it was queued."""
     while not stop.is_set():
@@ -115,13 +126,10 @@ class StreamBatches(keras.utils.PyDataset):
         self, rows: StreamedRows, *, batch_size: int, seed: int, shuffle: bool, clock: EpochClock | None = None
     ) -> None:
         super().__init__()
-        self.clock, self.steps = clock, math.ceil(rows.rows / batch_size)
-        epoch = (lambda p: p) if clock is not None else (lambda _p: 0)
-        self.prefetcher = Prefetcher(
-            lambda p: rows.batches(batch_size=batch_size, seed=seed, epoch=epoch(p), shuffle=shuffle),
-            self.steps,
-            depth=max(2, math.ceil(PREFETCH_ROWS / batch_size)),
-        )
+        self.clock = clock
+        epoch_of = (lambda p: p) if clock is not None else (lambda _p: 0)
+        self.prefetcher = read_ahead(rows, batch_size=batch_size, seed=seed, shuffle=shuffle, epoch_of=epoch_of)
+        self.steps = self.prefetcher.steps
         self._pass, self._last = 0, -1
 
     def __len__(self) -> int:
@@ -148,16 +156,11 @@ class TfStream:
         import tensorflow as tf
 
         piece = batch_size * max(1, PIECE_ROWS // batch_size)
-        pieces = math.ceil(rows.rows / piece)
-        self.prefetcher = Prefetcher(
-            lambda p: rows.batches(batch_size=piece, seed=seed, epoch=p, shuffle=shuffle),
-            pieces,
-            depth=max(2, math.ceil(PREFETCH_ROWS / piece)),
-        )
+        self.prefetcher = read_ahead(rows, batch_size=piece, seed=seed, shuffle=shuffle, epoch_of=lambda p: p)
 
         def epoch_pieces() -> Iterator[XY]:
             epoch = clock.epoch
-            for index in range(pieces):
+            for index in range(self.prefetcher.steps):
                 yield self.prefetcher.get(epoch, index)
 
         x, y = _one_row(rows)
