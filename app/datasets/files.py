@@ -22,8 +22,6 @@ import io
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from itertools import groupby
-from operator import attrgetter
 from typing import IO, Literal
 
 import numpy as np
@@ -81,7 +79,9 @@ def iter_tables(
 def _file_tables(url: str, fmt: str, *, batch_rows: int, columns: list[str] | None) -> Iterator[pa.Table]:
     if fmt == "parquet":
         with parquet_file(url) as parquet:
-            for group in range(parquet.metadata.num_row_groups):
+            groups = parquet.metadata.num_row_groups
+        for group in range(groups):  # the file opened again per group: see parquet_file
+            with parquet_file(url) as parquet:
                 yield from _row_group_tables(parquet, url, group, batch_rows=batch_rows, columns=columns)
     elif fmt == "csv":
         with open_file(url) as f:
@@ -92,12 +92,20 @@ def _file_tables(url: str, fmt: str, *, batch_rows: int, columns: list[str] | No
 
 @contextmanager
 def parquet_file(url: str) -> Iterator[pq.ParquetFile]:
-    """A Parquet file, its footer read (or taken from the footers of the files read last); a local one through
-    Arrow's own file (its reads never take the GIL, and cost no Python call per column chunk), any other through
-    fsspec."""
+    """A Parquet file, its footer read (or taken from the footers of the files read last); a local one mapped
+    into memory by Arrow (no Python call per column chunk, no GIL), any other through fsspec.
+
+    Mapped, Arrow decompresses and decodes the pages straight from the page cache; read through a file, every
+    column chunk is first copied into a fresh buffer: one pass over 1M rows of 784 float32 columns (16,384-row
+    groups, snappy) decodes in 2.3-2.6 s mapped against 2.8-4.9 s read, and a profile job of that file took
+    17.9-18.7 s against 19.1-19.5 s. The map is dropped when the file is closed (once the tables decoded from it
+    are gone), so readers open the file for each row group: the pages a group touched then leave the process's
+    resident set with it, instead of adding up to the file's size. A file truncated while it is mapped kills the
+    reading child (SIGBUS): the supervisor retries its job, or fails it once its retries are spent, as after any
+    crash."""
     path = local_path(url)
     key = footer_key(url, path)
-    with pa.OSFile(str(path)) if path is not None else open_file(url) as f:
+    with pa.memory_map(str(path)) if path is not None else open_file(url) as f:
         parquet = _parquet(f, url, FOOTERS.get(key))
         FOOTERS.put(key, parquet.metadata)
         yield parquet
@@ -262,17 +270,8 @@ def read_unit(unit: Unit, *, batch_rows: int = BATCH_ROWS, columns: list[str] | 
 def read_units(
     units: Iterable[Unit], *, batch_rows: int = BATCH_ROWS, columns: list[str] | None = None
 ) -> Iterator[tuple[Unit, pa.Table]]:
-    """(unit, chunk) for every chunk of the units in turn, as `read_unit` reads them; a Parquet file is opened
-    once for the units of it that follow each other, not once per row group (a wide file's footer is big: 691 KB
-    for 784 columns in 8 row groups, 20-100 ms to read and parse)."""
-    for url, run in groupby(units, key=attrgetter("file")):
-        group = list(run)
-        if group[0].fmt != "parquet":
-            yield from (
-                (unit, table) for unit in group for table in read_unit(unit, batch_rows=batch_rows, columns=columns)
-            )
-            continue
-        with parquet_file(url) as parquet:
-            for unit in group:
-                for table in _row_group_tables(parquet, url, unit.part, batch_rows=batch_rows, columns=columns):
-                    yield unit, table
+    """(unit, chunk) for every chunk of the units in turn, as `read_unit` reads them: each unit through a file
+    opened for it (see `parquet_file`; the footer is parsed once, `FOOTERS`)."""
+    for unit in units:
+        for table in read_unit(unit, batch_rows=batch_rows, columns=columns):
+            yield unit, table
