@@ -19,6 +19,7 @@ from multiprocessing.connection import Connection
 from app.native_logs import quiet_native_startup
 from app.settings import Settings
 from app.training.backends import Backend, use_backend, use_compile_cache
+from app.worker.heap import keep_freed_memory
 
 log = logging.getLogger("maas.child")
 
@@ -51,6 +52,7 @@ class ChildProfile:
 def child_main(conn: Connection, settings: Settings, parent_pid: int, profile: ChildProfile) -> None:
     """Entry point of a spawned child: warm up, wait for one job id, run it, exit."""
     _exit_when_orphaned(parent_pid)
+    keep_freed_memory()
     profile.apply()
     use_compile_cache(settings.cache_dir / "jax")
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
