@@ -77,12 +77,9 @@ def iter_tables(
 
 
 def _file_tables(url: str, fmt: str, *, batch_rows: int, columns: list[str] | None) -> Iterator[pa.Table]:
-    if fmt == "parquet":
-        with parquet_file(url) as parquet:
-            groups = parquet.metadata.num_row_groups
-        for group in range(groups):  # the file opened again per group: see parquet_file
-            with parquet_file(url) as parquet:
-                yield from _row_group_tables(parquet, url, group, batch_rows=batch_rows, columns=columns)
+    if fmt == "parquet":  # row group by row group, each opened on its own: see parquet_file
+        for _unit, table in read_units(_parquet_units([url]), batch_rows=batch_rows, columns=columns):
+            yield table
     elif fmt == "csv":
         with open_file(url) as f:
             yield from _csv_tables(f, url, batch_rows=batch_rows, columns=columns)
