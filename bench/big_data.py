@@ -141,6 +141,10 @@ def training_spec(info: Any, args: argparse.Namespace) -> Any:
 
 def child(args: argparse.Namespace) -> None:
     """In a fresh process: train one variant, print one JSON line."""
+    from app.worker.heap import keep_freed_memory
+
+    if args.child != "bare":
+        keep_freed_memory()  # first, as a worker's job child does (app/worker/child.py)
     import keras
 
     from app.datasets.schemas import DatasetInfo
@@ -149,10 +153,7 @@ def child(args: argparse.Namespace) -> None:
     from app.training.fit import steps_per_execution
     from app.training.model_source import FreshModel
     from app.training.pipeline import Reporter, train
-    from app.worker.heap import keep_freed_memory
 
-    if args.child != "bare":
-        keep_freed_memory()  # as a worker's job child does (app/worker/child.py)
     imported_mib = memory_mib("VmRSS")
     info = DatasetInfo.model_validate_json(Path(args.record).read_text())
     streamed = StreamedDataset(info)

@@ -33,14 +33,14 @@ def child(record_path: Path, mode: str, epochs: int, batch_size: int) -> None:
     """In a fresh process: the epochs' reading-thread CPU-seconds, as one JSON list."""
     from app.datasets.schemas import DatasetInfo
     from app.datasets.streamed import RowSplit, StreamedDataset
-    from app.training.epochs import StreamedRows
+    from app.training.epochs import READ_ROWS, StreamedRows
     from app.training.row_cache import RowCache
     from app.worker.heap import keep_freed_memory
 
     if mode == MODES[1]:
         assert keep_freed_memory()
     data = StreamedDataset(DatasetInfo.model_validate_json(record_path.read_text()))
-    cache = RowCache(record_path.parent / f"row-cache-{os.getpid()}.bin", data, batch_rows=8192)
+    cache = RowCache(record_path.parent / f"row-cache-{os.getpid()}.bin", data, batch_rows=READ_ROWS)
     rows = StreamedRows(data=data, split=RowSplit(), encode=lambda y: y, cache=cache)
     seconds: list[float] = []
 
