@@ -17,7 +17,7 @@ import ctypes
 M_TRIM_THRESHOLD = -1
 M_MMAP_THRESHOLD = -3
 NEVER_TRIM = -1
-LARGEST_MMAP_THRESHOLD = 32 * 2**20  # glibc's ceiling on 64-bit: allocations above it are still mapped afresh
+LARGEST_MMAP_THRESHOLD = 32 * 2**20  # as high as glibc's own threshold rises on 64-bit; bigger ones still mapped
 
 
 def keep_freed_memory() -> bool:
