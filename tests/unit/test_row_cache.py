@@ -4,6 +4,7 @@ is trusted; no cache where the disk lacks room; no file left once the run ends."
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -16,10 +17,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from app import direct_io
 from app.datasets.schemas import DatasetInfo
 from app.datasets.streamed import RowSplit, StreamedDataset
+from app.direct_io import O_DIRECT
 from app.training.epochs import READ_ROWS, StreamedRows
-from app.training.row_cache import RowCache, RowCaches
+from app.training.row_cache import Layout, RowCache, RowCaches
 
 ROWS, FEATURES, GROUP, CHUNK = 1000, 5, 300, 128  # units of 300 rows (the last 100), read 128 rows at a time
 Chunks = list[tuple[int, np.ndarray, np.ndarray]]
@@ -174,14 +177,15 @@ def test_an_earlier_file_is_never_trusted(tmp_path: Path) -> None:
 
 def test_no_cache_where_the_disk_has_less_room_than_the_rows_and_a_margin(tmp_path: Path) -> None:
     data = dataset(tmp_path)
-    row_bytes = 4 * FEATURES + 8  # float32 features, an int64 class index
+    size = Layout.of(data, batch_rows=CHUNK).bytes
+    assert size >= ROWS * (4 * FEATURES + 8), "float32 features, an int64 class index, and the records' padding"
     path = tmp_path / "cache" / "rows.bin"
 
-    short = RowCache.open(path, data, batch_rows=CHUNK, free=lambda _folder: ROWS * row_bytes + 999, margin=1000)
-    enough = RowCache.open(path, data, batch_rows=CHUNK, free=lambda _folder: ROWS * row_bytes + 1000, margin=1000)
+    short = RowCache.open(path, data, batch_rows=CHUNK, free=lambda _folder: size + 999, margin=1000)
+    enough = RowCache.open(path, data, batch_rows=CHUNK, free=lambda _folder: size + 1000, margin=1000)
     assert short is None and enough is not None
     enough.close()
-    reserved = RowCache.open(path, data, batch_rows=CHUNK, reserved=1, free=lambda _f: ROWS * row_bytes, margin=0)
+    reserved = RowCache.open(path, data, batch_rows=CHUNK, reserved=1, free=lambda _f: size, margin=0)
     assert reserved is None, "room for the other caches too"
     assert not path.exists()
 
@@ -205,3 +209,60 @@ def test_the_cache_files_are_gone_when_the_run_ends_however_it_ends(tmp_path: Pa
 
     with RowCaches(None, batch_rows=CHUNK) as off:
         assert off.open(data) is None, "MAAS_STREAM_CACHE=false"
+
+
+def direct_flag(fd: int) -> bool:
+    """Whether the open file `fd` bypasses the page cache, as the kernel reports it."""
+    flags = next(line for line in Path(f"/proc/self/fdinfo/{fd}").read_text().splitlines() if line.startswith("flags"))
+    return bool(int(flags.split()[1], 8) & O_DIRECT)
+
+
+def refuses_direct_io(folder: Path) -> bool:
+    try:
+        os.close(os.open(folder / "probe", os.O_RDWR | os.O_CREAT | O_DIRECT, 0o600))
+    except OSError:
+        return True
+    finally:
+        (folder / "probe").unlink(missing_ok=True)
+    return False
+
+
+@pytest.mark.skipif(not O_DIRECT or not Path("/proc/self/fdinfo").is_dir(), reason="Linux's O_DIRECT and fdinfo")
+@pytest.mark.parametrize("direct", [True, False], ids=["direct", "no O_DIRECT"])
+def test_the_cache_bypasses_the_page_cache_where_it_can_and_reads_back_the_same_either_way(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, direct: bool
+) -> None:
+    data = dataset(tmp_path)
+    want = decoded(data)
+    if not direct:
+        monkeypatch.setattr(direct_io, "O_DIRECT", 0)  # as on a system without it
+    elif refuses_direct_io(tmp_path):
+        pytest.skip(f"the filesystem of {tmp_path} refuses O_DIRECT")
+    with opened(tmp_path / "rows.bin", data) as cache:
+        assert cache.direct is direct and direct_flag(cache._descriptor) is direct
+        first = [list(cache.unit_chunks(unit)) for unit in data.units]
+        away(data)
+        second = [list(cache.unit_chunks(unit)) for unit in data.units]
+    for got_first, got_second, expected in zip(first, second, want, strict=True):
+        assert_same_chunks(got_first, expected)
+        assert_same_chunks(got_second, expected)
+
+
+def test_a_unit_cut_into_more_chunks_than_its_region_holds_is_decoded_every_time(tmp_path: Path) -> None:
+    data = dataset(tmp_path)
+    want = decoded(data)
+    layout = Layout.of(data, batch_rows=CHUNK)
+    first_unit = (data.units[0].file, data.units[0].part)
+    offset, _ = layout.regions[first_unit]
+    small = Layout(layout.x_bytes, layout.y_bytes, {**layout.regions, first_unit: (offset, layout.record_bytes(CHUNK))})
+    cache = RowCache(tmp_path / "rows.bin", data, batch_rows=CHUNK, layout=small)
+    try:
+        for unit, expected in zip(data.units, want, strict=True):
+            assert_same_chunks(list(cache.unit_chunks(unit)), expected)
+        away(data)
+        for unit, expected in zip(data.units[1:], want[1:], strict=True):
+            assert_same_chunks(list(cache.unit_chunks(unit)), expected)
+        with pytest.raises(FileNotFoundError):
+            list(cache.unit_chunks(data.units[0]))  # its region held one chunk of three: it reads the file again
+    finally:
+        cache.close()
