@@ -167,6 +167,10 @@ class TfStream:
         signature = tuple(tf.TensorSpec([None, *a.shape[1:]], tf.as_dtype(a.dtype)) for a in (x, y))
         options = tf.data.Options()
         options.experimental_optimization.apply_default_optimizations = False  # (as `tf_batches`)
+        # No autotuning (nothing here is tuned: the prefetch has a fixed size): its model thread sleeps up to 60 s
+        # between rounds, and destroying an epoch's iterator waited for it to wake, which stalled 15-70 s at the
+        # start of about every other epoch of 1.3M rows (gdb: `~IteratorResource` waiting on `OptimizeLoop`).
+        options.autotune.enabled = False
         self.dataset = (
             tf.data.Dataset.from_generator(epoch_pieces, output_signature=signature)
             .rebatch(batch_size)
