@@ -32,10 +32,11 @@ import numpy as np
 
 from app.datasets.files import Unit
 from app.datasets.streamed import StreamedDataset
-from app.direct_io import ALIGN, align_up, aligned_empty, open_direct, read_at, write_at
+from app.direct_io import ALIGN, ReadBuffers, align_up, aligned_empty, open_direct, read_at, write_at
 
 Chunk = tuple[int, np.ndarray, np.ndarray]  # (global first row, x, y), as StreamedDataset.unit_chunks yields
 MARGIN_BYTES = 2**30  # free space left on the disk beyond the cache's size, or it is not made
+READ_BUFFERS = 4  # chunks read back whose memory is reused: a reader holds two or three at a time
 TARGETS_ALIGN = 64  # a record's targets start at a multiple of this past its start, whatever its features' bytes
 log = logging.getLogger("maas.child")
 
@@ -91,6 +92,7 @@ class RowCache:
         self._complete: dict[tuple[str, int], list[int]] = {}  # unit -> the sizes of the chunks it was read in
         self._lock = threading.Lock()
         self._writing = True
+        self._buffers = ReadBuffers(READ_BUFFERS)
 
     @property
     def bytes(self) -> int:
@@ -169,7 +171,7 @@ class RowCache:
     def _read_back(self, first_row: int, offset: int, sizes: list[int]) -> Iterator[Chunk]:
         layout = self.layout
         for rows in sizes:
-            record = aligned_empty(layout.record_bytes(rows))
+            record = self._buffers.take(layout.record_bytes(rows))
             try:
                 read_at(self._descriptor, record, offset)
             except EOFError as exc:
