@@ -231,6 +231,7 @@ def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "peak_rss_mb": max(run["peak_rss_mb"] for run in runs),
         "accuracy": last["accuracy"],
         "steps_per_execution": runs[-1]["steps_per_execution"],
+        "epoch_s": [[round(e["seconds"], 1) for e in run["epochs"]] for run in runs],
     }
 
 
@@ -245,6 +246,8 @@ def report(results: dict[tuple[str, str], dict[str, Any]], backends: list[str]) 
             f"{s['samples_per_s']:>10,.0f} {s['imported_mib']:>12,.0f} {s['peak_rss_mb']:>12,.0f} "
             f"{s['accuracy']:>9.3f}"
         )
+    for (backend, variant), s in results.items():
+        print(f"{backend} {variant}: epoch seconds per round {s['epoch_s']}")
     for backend in backends:
         in_memory = results.get((backend, "in memory"))
         for variant in ("streamed", "uncached"):
