@@ -68,6 +68,17 @@ def assert_same_chunks(got: Chunks, want: Chunks) -> None:
         assert x.tobytes() == wx.tobytes() and y.tobytes() == wy.tobytes(), "bitwise the same rows"
 
 
+def assert_read_twice_as_decoded(cache: RowCache, data: StreamedDataset, want: list[Chunks]) -> None:
+    """Every unit read through the cache (decoded, and written), the dataset's file removed, every unit read again
+    (from the cache alone): both times the chunks decoding gives."""
+    first = [list(cache.unit_chunks(unit)) for unit in data.units]
+    away(data)
+    second = [list(cache.unit_chunks(unit)) for unit in data.units]
+    for got_first, got_second, expected in zip(first, second, want, strict=True):
+        assert_same_chunks(got_first, expected)
+        assert_same_chunks(got_second, expected)
+
+
 def away(data: StreamedDataset) -> None:
     """Remove the dataset's file: whatever reads a unit now reads it from the cache, or fails."""
     Path(data.files[0].removeprefix("file://")).unlink()
@@ -88,15 +99,9 @@ def opened(path: Path, data: StreamedDataset) -> Iterator[RowCache]:
 def test_a_unit_read_again_comes_back_from_the_cache_bitwise_as_decoded(tmp_path: Path, task: str) -> None:
     data = dataset(tmp_path, task=task)
     want = decoded(data)
-    with opened(tmp_path / "cache" / "rows.bin", data) as cache:
-        first = [list(cache.unit_chunks(unit)) for unit in data.units]
-        away(data)
-        second = [list(cache.unit_chunks(unit)) for unit in data.units]
-
     assert [len(chunks) for chunks in want] == [3, 3, 3, 1]
-    for got_first, got_second, expected in zip(first, second, want, strict=True):
-        assert_same_chunks(got_first, expected)
-        assert_same_chunks(got_second, expected)
+    with opened(tmp_path / "cache" / "rows.bin", data) as cache:
+        assert_read_twice_as_decoded(cache, data, want)
 
 
 def test_units_first_read_in_any_order_read_back_in_order_as_decoded(tmp_path: Path) -> None:
@@ -240,12 +245,7 @@ def test_the_cache_bypasses_the_page_cache_where_it_can_and_reads_back_the_same_
         pytest.skip(f"the filesystem of {tmp_path} refuses O_DIRECT")
     with opened(tmp_path / "rows.bin", data) as cache:
         assert cache.direct is direct and direct_flag(cache._descriptor) is direct
-        first = [list(cache.unit_chunks(unit)) for unit in data.units]
-        away(data)
-        second = [list(cache.unit_chunks(unit)) for unit in data.units]
-    for got_first, got_second, expected in zip(first, second, want, strict=True):
-        assert_same_chunks(got_first, expected)
-        assert_same_chunks(got_second, expected)
+        assert_read_twice_as_decoded(cache, data, want)
 
 
 def test_a_unit_cut_into_more_chunks_than_its_region_holds_is_decoded_every_time(tmp_path: Path) -> None:
