@@ -42,7 +42,11 @@ def open_direct(path: Path, flags: int, mode: int = 0o600) -> tuple[int, bool]:
 
 def aligned_empty(size: int) -> np.ndarray:
     """`size` uninitialised bytes whose address is a multiple of ALIGN (a view into a slightly larger array)."""
-    raw = np.empty(size + ALIGN, np.uint8)
+    return _aligned_in(np.empty(size + ALIGN, np.uint8), size)
+
+
+def _aligned_in(raw: np.ndarray, size: int) -> np.ndarray:
+    """The first `size` bytes of `raw` that start at a multiple of ALIGN (`raw` holds `size + ALIGN` at least)."""
     start = -raw.ctypes.data % ALIGN
     return raw[start : start + size]
 
@@ -65,8 +69,7 @@ class ReadBuffers:
         with self._lock:
             for raw in self._raw:
                 if raw.nbytes >= size + ALIGN and sys.getrefcount(raw) == self.FREE_REFS:
-                    start = -raw.ctypes.data % ALIGN
-                    return raw[start : start + size]
+                    return _aligned_in(raw, size)
             buffer = aligned_empty(size)
             if len(self._raw) < self.count:
                 self._raw.append(buffer.base)
