@@ -141,7 +141,7 @@ def training_spec(info: Any, args: argparse.Namespace) -> Any:
 
 def child(args: argparse.Namespace) -> None:
     """In a fresh process: train one variant, print one JSON line."""
-    from app.worker.heap import keep_freed_memory
+    from app.heap import keep_freed_memory
 
     if args.child != "bare":
         keep_freed_memory()  # first, as a worker's job child does (app/worker/child.py)

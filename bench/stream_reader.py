@@ -1,6 +1,6 @@
 """The CPU a streamed epoch's reading costs, with no training beside it: the thread that reads a job's row cache
 back, shuffles the rows and cuts batches, timed with and without the job child's malloc setting
-(`app.worker.heap.keep_freed_memory`).
+(`app.heap.keep_freed_memory`).
 
 Each mode runs in a fresh process over the file of `bench/big_data.py` (`--data-dir` reuses it): epoch 1 decodes
 the Parquet file and fills the row cache, epochs 2..N read it back, each in a thread of its own as a job's
@@ -33,9 +33,9 @@ def child(record_path: Path, mode: str, epochs: int, batch_size: int) -> None:
     """In a fresh process: the epochs' reading-thread CPU-seconds, as one JSON list."""
     from app.datasets.schemas import DatasetInfo
     from app.datasets.streamed import RowSplit, StreamedDataset
+    from app.heap import keep_freed_memory
     from app.training.epochs import READ_ROWS, StreamedRows
     from app.training.row_cache import RowCache
-    from app.worker.heap import keep_freed_memory
 
     if mode == MODES[1]:
         assert keep_freed_memory()

@@ -16,10 +16,10 @@ import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 
+from app.heap import keep_freed_memory
 from app.native_logs import quiet_native_startup
 from app.settings import Settings
 from app.training.backends import Backend, use_backend, use_compile_cache
-from app.worker.heap import keep_freed_memory
 
 log = logging.getLogger("maas.child")
 

@@ -16,7 +16,7 @@ import collections, ctypes, resource, sys
 import numpy as np
 ctypes.CDLL(None).prctl(41, 1, 0, 0, 0)  # PR_SET_THP_DISABLE
 if sys.argv[1] == "keep":
-    from app.worker.heap import keep_freed_memory
+    from app.heap import keep_freed_memory
     assert keep_freed_memory()
 rng = np.random.default_rng(0)
 held = collections.deque(maxlen=3)
