@@ -13,6 +13,7 @@ systems without it) the file is opened buffered, and the same aligned calls work
 from __future__ import annotations
 
 import errno
+import mmap
 import os
 import sys
 import threading
@@ -51,11 +52,14 @@ def _aligned_in(raw: np.ndarray, size: int) -> np.ndarray:
     return raw[start : start + size]
 
 
-class ReadBuffers:
-    """Aligned buffers to read into, each handed out again once no array refers to it any more. A direct read
-    into fresh memory has the kernel fault in and zero its pages inside the read (perf, a streamed TensorFlow
-    epoch's input: a fifth of its time in `clear_page` under `preadv`); buffers read into before are already
-    there. At most `count` are kept; a reader that holds more at once gets fresh ones beyond them."""
+class AlignedBuffers:
+    """Page-aligned buffers, each handed out again once no array refers to it any more. Memory used before is
+    already there: a direct read into fresh memory has the kernel fault in and zero its pages inside the read (perf,
+    a streamed TensorFlow epoch's input: a fifth of its time in `clear_page` under `preadv`), and so does every
+    fresh array big enough for malloc to map it. Each buffer is a mapping of its own, not malloc's: a job child's
+    heap keeps what it frees (app/heap.py), and tens of MB freed there in between smaller allocations left holes
+    that the next buffer did not fit, so the heap grew epoch by epoch. At most `count` are kept; a user that holds
+    more at once gets fresh ones beyond them, unmapped when freed."""
 
     FREE_REFS = 3  # the list's reference, the loop's and getrefcount's own: no view of the buffer is alive
 
@@ -65,15 +69,15 @@ class ReadBuffers:
         self._lock = threading.Lock()
 
     def take(self, size: int) -> np.ndarray:
-        """`size` bytes at an aligned address, in a buffer nothing else refers to."""
+        """`size` bytes at a page-aligned address, in a buffer nothing else refers to."""
         with self._lock:
             for raw in self._raw:
-                if raw.nbytes >= size + ALIGN and sys.getrefcount(raw) == self.FREE_REFS:
-                    return _aligned_in(raw, size)
-            buffer = aligned_empty(size)
+                if raw.nbytes >= size and sys.getrefcount(raw) == self.FREE_REFS:
+                    return raw[:size]
+            raw = np.frombuffer(mmap.mmap(-1, align_up(max(size, 1), mmap.PAGESIZE)), np.uint8)
             if len(self._raw) < self.count:
-                self._raw.append(buffer.base)
-            return buffer
+                self._raw.append(raw)
+            return raw[:size]
 
 
 def write_at(fd: int, data: np.ndarray, offset: int) -> None:

@@ -32,7 +32,7 @@ import numpy as np
 
 from app.datasets.files import Unit
 from app.datasets.streamed import StreamedDataset
-from app.direct_io import ALIGN, ReadBuffers, align_up, aligned_empty, open_direct, read_at, write_at
+from app.direct_io import ALIGN, AlignedBuffers, align_up, aligned_empty, open_direct, read_at, write_at
 
 Chunk = tuple[int, np.ndarray, np.ndarray]  # (global first row, x, y), as StreamedDataset.unit_chunks yields
 MARGIN_BYTES = 2**30  # free space left on the disk beyond the cache's size, or it is not made
@@ -92,7 +92,7 @@ class RowCache:
         self._complete: dict[tuple[str, int], list[int]] = {}  # unit -> the sizes of the chunks it was read in
         self._lock = threading.Lock()
         self._writing = True
-        self._buffers = ReadBuffers(READ_BUFFERS)
+        self._buffers = AlignedBuffers(READ_BUFFERS)
 
     @property
     def bytes(self) -> int:

@@ -4,10 +4,13 @@ ahead of what has left it."""
 
 from __future__ import annotations
 
+import mmap
+import weakref
 from collections.abc import Iterator
 
 import numpy as np
 
+from app.direct_io import AlignedBuffers
 from app.training.epochs import XY, batched, shuffled
 
 
@@ -47,6 +50,22 @@ def test_rows_leave_as_chunks_arrive_with_only_the_buffer_read_ahead() -> None:
         assert sum(read) - out <= 2000, "no more than the buffer held back"
         assert len(x) <= 2000
     assert out == 20_000 and len(read) == 40
+
+
+def test_rows_leave_in_page_aligned_memory_that_is_reused_once_released() -> None:
+    """Aligned, TensorFlow takes the rows without copying them; reused, their pages are not faulted in again; and
+    memory still referred to is never written over."""
+    draws = AlignedBuffers(5)
+    held, seen, reused = [], {}, 0
+    for i, (x, _) in enumerate(shuffled(chunks([500] * 30), 500, np.random.default_rng(0), draws)):
+        assert x.ctypes.data % mmap.PAGESIZE == 0
+        before = seen.get(id(x.base))
+        reused += before is not None and before() is x.base
+        seen[id(x.base)] = weakref.ref(x.base)
+        if i < 3:
+            held.append((x, x.copy()))  # kept, as a read-ahead queue keeps a few
+    assert all(np.array_equal(x, was) for x, was in held), "a draw still held was not written over"
+    assert reused >= 30 - 5, "the draws released came back to the pool"
 
 
 def test_batches_are_full_but_the_last_and_keep_the_rows_order() -> None:
