@@ -23,6 +23,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from app.heap import keep_freed_memory
 from app.training.batches import EpochClock
 from app.training.epochs import READ_ROWS, StreamedRows
 
@@ -159,6 +160,7 @@ class TfStream:
         self.prefetcher = read_ahead(rows, batch_size=piece, seed=seed, shuffle=shuffle, epoch_of=lambda p: p)
 
         def epoch_pieces() -> Iterator[XY]:
+            keep_freed_memory()  # again: iterating a generator dataset set malloc's mmap threshold to 128 KiB
             epoch = clock.epoch
             for index in range(self.prefetcher.steps):
                 yield self.prefetcher.get(epoch, index)

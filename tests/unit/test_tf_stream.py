@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tests.unit.test_backends import last_json_line
 
-_TF_STREAM = """
+_STREAM = """
 import json, os, sys
 os.environ["KERAS_BACKEND"] = "tensorflow"
 from datetime import UTC, datetime
@@ -31,6 +31,10 @@ train = StreamedRows(StreamedDataset(info), RowSplit(0.2, 1.0, seed=3), one_hot)
 streaming.PIECE_ROWS = 100  # pieces of 96 rows against batches of 32 and a last one of another size
 clock = EpochClock(train.rows, 5, 0, True)
 stream = streaming.TfStream(train, batch_size=32, seed=5, shuffle=True, clock=clock)
+"""
+_TF_STREAM = (
+    _STREAM
+    + """
 same = []
 for epoch in (0, 1, 4, 1):
     clock.on_epoch_begin(epoch)
@@ -42,6 +46,28 @@ for epoch in (0, 1, 4, 1):
 stream.close()
 print(json.dumps({"same": same, "rows": train.rows, "last": len(want[-1][0])}))
 """
+)
+# As a job's child: malloc told to keep what it frees, an epoch iterated, then arrays of 1 MiB (a 128-row batch of
+# 784 float32 is 392 KiB) allocated and freed over and over: the pages faulted in against those touched.
+_REUSE_AFTER_EPOCH = (
+    """
+import ctypes
+ctypes.CDLL(None).prctl(41, 1, 0, 0, 0)  # PR_SET_THP_DISABLE: each fault is one 4 KiB page
+from app.heap import keep_freed_memory
+assert keep_freed_memory()
+"""
+    + _STREAM
+    + """
+import resource
+clock.on_epoch_begin(0)
+assert sum(len(x) for x, _ in stream.dataset) == train.rows
+stream.close()
+faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(200):
+    np.ones(2**18, np.float32)
+print(json.dumps({"faults": resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults, "touched": 200 * 256}))
+"""
+)
 
 
 def test_tensorflow_streamed_batches_are_the_epochs_batches_in_order(tmp_path: Path) -> None:
@@ -50,3 +76,11 @@ def test_tensorflow_streamed_batches_are_the_epochs_batches_in_order(tmp_path: P
     out = last_json_line(_TF_STREAM, str(tmp_path / "t.parquet"))
     assert out["same"] == [True, True, True, True]
     assert out["rows"] % 32 and out["last"] == out["rows"] % 32, "the short last batch is the epoch's rest"
+
+
+def test_an_epoch_of_tensorflow_input_leaves_freed_memory_kept(tmp_path: Path) -> None:
+    """TensorFlow's generator dataset lowers malloc's mmap threshold to 128 KiB when first iterated, which undid the
+    job child's setting (app/heap.py): every batch-sized array was mapped and faulted in afresh. `TfStream` sets it
+    again; arrays allocated and freed after an epoch reuse their pages."""
+    out = last_json_line(_REUSE_AFTER_EPOCH, str(tmp_path / "t.parquet"))
+    assert out["faults"] < 0.05 * out["touched"], out
