@@ -41,17 +41,6 @@ def open_direct(path: Path, flags: int, mode: int = 0o600) -> tuple[int, bool]:
     return os.open(path, flags, mode), False
 
 
-def aligned_empty(size: int) -> np.ndarray:
-    """`size` uninitialised bytes whose address is a multiple of ALIGN (a view into a slightly larger array)."""
-    return _aligned_in(np.empty(size + ALIGN, np.uint8), size)
-
-
-def _aligned_in(raw: np.ndarray, size: int) -> np.ndarray:
-    """The first `size` bytes of `raw` that start at a multiple of ALIGN (`raw` holds `size + ALIGN` at least)."""
-    start = -raw.ctypes.data % ALIGN
-    return raw[start : start + size]
-
-
 class AlignedBuffers:
     """Page-aligned buffers, each handed out again once no array refers to it any more. Memory used before is
     already there: a direct read into fresh memory has the kernel fault in and zero its pages inside the read (perf,

@@ -36,8 +36,10 @@ def to_arrays(
     task: Task,
     classes: list[str] | None,
     first_row: int = 0,
+    out: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(x float32 [rows, features], y): int64 indices into `classes`, or float32 regression targets.
+    """(x float32 [rows, features], y): int64 indices into `classes`, or float32 regression targets; x written
+    into `out` if given (as `features_array`).
 
     A missing or non-finite feature value, or a label not among `classes`, is a 422 naming the column and the
     global row (`first_row` is the chunk's first row within the dataset)."""
@@ -45,7 +47,7 @@ def to_arrays(
     missing = [name for name in [*features, target] if name not in present]
     if missing:
         raise rejected(f"the file has no column {missing[0]!r}; its columns are {table.column_names}", missing[0])
-    x = features_array(table, features=features, first_row=first_row)
+    x = features_array(table, features=features, first_row=first_row, out=out)
     return x, targets_array(table.column(target), target=target, task=task, classes=classes, first_row=first_row)
 
 

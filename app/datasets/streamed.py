@@ -12,7 +12,7 @@ a row's side is known from its index alone, in any read order, with no list of r
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -145,11 +145,17 @@ class StreamedDataset:
     def y(self) -> np.ndarray:
         return self.sample[1]
 
-    def arrays(self, table: object, first_row: int) -> XY:
+    def arrays(self, table: pa.Table, first_row: int, out: np.ndarray | None = None) -> XY:
         info = self.info
         assert info.target is not None
         return to_arrays(
-            table, features=self.features, target=info.target, task=self.task, classes=self.classes, first_row=first_row
+            table,
+            features=self.features,
+            target=info.target,
+            task=self.task,
+            classes=self.classes,
+            first_row=first_row,
+            out=out,
         )
 
     @property
@@ -163,11 +169,14 @@ class StreamedDataset:
         ):
             yield first_row, *self.arrays(table, first_row)
 
-    def unit_chunks(self, unit: Unit, *, batch_rows: int = BATCH_ROWS) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
-        """(first row, x, y) of the chunks of one read unit."""
+    def unit_chunks(
+        self, unit: Unit, *, batch_rows: int = BATCH_ROWS, into: Callable[[int], np.ndarray] | None = None
+    ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+        """(first row, x, y) of the chunks of one read unit; with `into`, each chunk's x is decoded into
+        `into(rows)` (float32 [rows, *feature_shape], C-contiguous: a row cache's record, written as it is)."""
         first_row = unit.first_row
         for table in read_unit(unit, batch_rows=batch_rows, columns=self.columns):
-            yield first_row, *self.arrays(table, first_row)
+            yield first_row, *self.arrays(table, first_row, into(table.num_rows) if into is not None else None)
             first_row += table.num_rows
 
     def read_rows(self, start: int, stop: int) -> XY:

@@ -32,11 +32,11 @@ import numpy as np
 
 from app.datasets.files import Unit
 from app.datasets.streamed import StreamedDataset
-from app.direct_io import ALIGN, AlignedBuffers, align_up, aligned_empty, open_direct, read_at, write_at
+from app.direct_io import ALIGN, AlignedBuffers, align_up, open_direct, read_at, write_at
 
 Chunk = tuple[int, np.ndarray, np.ndarray]  # (global first row, x, y), as StreamedDataset.unit_chunks yields
 MARGIN_BYTES = 2**30  # free space left on the disk beyond the cache's size, or it is not made
-READ_BUFFERS = 4  # chunks read back whose memory is reused: a reader holds two or three at a time
+READ_BUFFERS = 4  # chunks decoded or read back whose memory is reused: a reader holds two or three at a time
 TARGETS_ALIGN = 64  # a record's targets start at a multiple of this past its start, whatever its features' bytes
 log = logging.getLogger("maas.child")
 
@@ -141,27 +141,39 @@ class RowCache:
             return
         written: list[int] | None = []
         end = offset + size
-        for first_row, x, y in self.data.unit_chunks(unit, batch_rows=self.batch_rows):
-            record = self.layout.record_bytes(len(x))
-            if written is not None and self._writing and offset + record <= end:
-                self._write(offset, x, y)
+        records: list[np.ndarray] = []  # the record each chunk's features were decoded into
+        for first_row, x, y in self.data.unit_chunks(unit, batch_rows=self.batch_rows, into=self._into(records)):
+            record = records.pop()
+            if written is not None and self._writing and offset + len(record) <= end:
+                self._write(offset, record, y)
                 written.append(len(x))
-                offset += record
+                offset += len(record)
             else:
                 written = None  # cut into more chunks than its region has room for: decoded every time
+            del record  # the chunk's arrays alone keep it from being reused
             yield first_row, x, y
         if written is not None and self._writing:  # else a write failed: the unit may lack a chunk
             with self._lock:
                 self._complete[key] = written
 
-    def _write(self, offset: int, x: np.ndarray, y: np.ndarray) -> None:
-        if x.dtype != np.float32 or x.shape[1:] != self.x_shape or y.dtype != self.y_dtype or y.ndim != 1:
-            raise RuntimeError(f"a chunk of {x.dtype} {x.shape} and {y.dtype} {y.shape} does not fit the row cache")
-        rows, layout = len(x), self.layout
-        record = aligned_empty(layout.record_bytes(rows))
-        record[: rows * layout.x_bytes] = np.ascontiguousarray(x).reshape(-1).view(np.uint8)
-        at = layout.targets_at(rows)
-        record[at : at + rows * layout.y_bytes] = np.ascontiguousarray(y).view(np.uint8)
+    def _into(self, records: list[np.ndarray]) -> Callable[[int], np.ndarray]:
+        """Where a chunk of `rows` rows decodes its features: the start of a record (appended to `records`) that is
+        written out as it is, no copy between, in a buffer reused once nothing refers to it (as the read-back
+        chunks are, from the same few buffers)."""
+
+        def into(rows: int) -> np.ndarray:
+            record = self._buffers.take(self.layout.record_bytes(rows))
+            records.append(record)
+            return record[: rows * self.layout.x_bytes].view(np.float32).reshape(rows, *self.x_shape)
+
+        return into
+
+    def _write(self, offset: int, record: np.ndarray, y: np.ndarray) -> None:
+        """Write a record whose features are in place, with the targets `y` put after them."""
+        if y.dtype != self.y_dtype or y.ndim != 1:
+            raise RuntimeError(f"targets of {y.dtype} {y.shape} do not fit the row cache")
+        at = self.layout.targets_at(len(y))
+        record[at : at + len(y) * self.layout.y_bytes] = np.ascontiguousarray(y).view(np.uint8)
         try:
             write_at(self._descriptor, record, offset)
         except OSError as exc:  # e.g. the disk filled up since the cache was opened

@@ -4,8 +4,10 @@ is trusted; no cache where the disk lacks room; no file left once the run ends."
 
 from __future__ import annotations
 
+import mmap
 import os
 import threading
+import weakref
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -22,7 +24,7 @@ from app.datasets.schemas import DatasetInfo
 from app.datasets.streamed import RowSplit, StreamedDataset
 from app.direct_io import O_DIRECT
 from app.training.epochs import READ_ROWS, StreamedRows
-from app.training.row_cache import Layout, RowCache, RowCaches
+from app.training.row_cache import READ_BUFFERS, Layout, RowCache, RowCaches
 
 ROWS, FEATURES, GROUP, CHUNK = 1000, 5, 300, 128  # units of 300 rows (the last 100), read 128 rows at a time
 Chunks = list[tuple[int, np.ndarray, np.ndarray]]
@@ -115,6 +117,37 @@ def test_units_first_read_in_any_order_read_back_in_order_as_decoded(tmp_path: P
 
     for got, expected in zip(again, want, strict=True):
         assert_same_chunks(got, expected)
+
+
+def test_chunks_decoded_and_read_back_one_after_another_share_a_few_reused_buffers(tmp_path: Path) -> None:
+    """A chunk's features decode straight into the record that is written (no copy between), and a record read
+    back lands in memory used before: once a reader drops each chunk, both passes go round the same few
+    page-aligned buffers, so the memory a job keeps after its first epoch is what the first epoch used."""
+    data = dataset(tmp_path)
+    want = decoded(data)
+    buffers: list[weakref.ref[np.ndarray]] = []
+
+    def read_all(cache: RowCache) -> None:
+        for unit, expected in zip(data.units, want, strict=True):
+            for (row, x, y), (want_row, wx, wy) in zip(cache.unit_chunks(unit), expected, strict=True):
+                assert x.ctypes.data % mmap.PAGESIZE == 0
+                assert row == want_row and x.tobytes() == wx.tobytes() and y.tobytes() == wy.tobytes()
+                buffers.append(weakref.ref(memory_of(x)))
+
+    with opened(tmp_path / "rows.bin", data) as cache:
+        read_all(cache)  # decoded, and written
+        away(data)
+        read_all(cache)  # read back
+        alive = [ref() for ref in buffers]
+        assert len(alive) == 2 * sum(map(len, want)) and all(b is not None for b in alive), "kept for reuse"
+        assert len({id(b) for b in alive}) <= READ_BUFFERS
+
+
+def memory_of(array: np.ndarray) -> np.ndarray:
+    """The array that owns the memory `array` is a view of."""
+    while isinstance(array.base, np.ndarray):
+        array = array.base
+    return array
 
 
 def test_a_unit_read_part_way_is_decoded_again_not_read_back_short(tmp_path: Path) -> None:
