@@ -25,10 +25,10 @@ import numpy as np
 
 from app.heap import keep_freed_memory
 from app.training.batches import EpochClock
-from app.training.epochs import READ_ROWS, StreamedRows
+from app.training.epochs import DRAW_ROWS, StreamedRows
 
 XY = tuple[np.ndarray, np.ndarray]
-PREFETCH_ROWS = 2 * READ_ROWS  # rows come a read chunk at a time: one to train on while the next is read
+PREFETCH_ROWS = 2 * DRAW_ROWS  # rows come a draw at a time: one to train on while the next is drawn
 KEPT_BATCHES = 2  # data_adapter_utils.NUM_BATCHES_FOR_TENSOR_SPEC: what TensorFlow's adapter reads first
 PIECE_ROWS = 1024  # rows per Python call on TensorFlow, rounded down to whole batches (at least one)
 

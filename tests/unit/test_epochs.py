@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from app.direct_io import AlignedBuffers
-from app.training.epochs import XY, batched, shuffled
+from app.training.epochs import DRAW_ROWS, XY, batched, shuffled
 
 
 def chunks(sizes: list[int], read: list[int] | None = None) -> Iterator[XY]:
@@ -50,6 +50,15 @@ def test_rows_leave_as_chunks_arrive_with_only_the_buffer_read_ahead() -> None:
         assert sum(read) - out <= 2000, "no more than the buffer held back"
         assert len(x) <= 2000
     assert out == 20_000 and len(read) == 40
+
+
+def test_rows_leave_in_whole_blocks_whatever_the_chunks_sizes() -> None:
+    """A split's share of each chunk is any size; blocks of DRAW_ROWS rows all the same, so that the batches cut
+    from them are views of one block, never a copy that joins two."""
+    sizes = [int(n) for n in np.random.default_rng(5).integers(1, 3000, size=40)]
+    parts = list(shuffled(chunks(sizes), DRAW_ROWS + 1000, np.random.default_rng(0)))
+    assert [len(x) for x, _ in parts[:-1]] == [DRAW_ROWS] * (len(parts) - 1) and 0 < len(parts[-1][0]) <= DRAW_ROWS
+    assert sorted(np.concatenate([y for _, y in parts])) == list(range(sum(sizes)))
 
 
 def test_rows_leave_in_page_aligned_memory_that_is_reused_once_released() -> None:
